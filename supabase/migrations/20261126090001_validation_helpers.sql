@@ -39,7 +39,7 @@ create function mltrack_internal.check_name(field text, v text, max_len integer)
 returns boolean language sql volatile
 as $$
   select case
-    when v is null or btrim(v) = '' then
+    when v is null or v ~ '^[[:space:]]*$' then
       mltrack_internal.reject('MT002', field, 'is required and must not be blank')
     when length(v) > max_len then
       mltrack_internal.reject('MT003', field, 'must be at most ' || max_len || ' characters',

@@ -4,7 +4,7 @@
 create table public.training_datasets (
   id uuid primary key default gen_random_uuid(),
   owner_id uuid default auth.uid(),
-  name text not null unique
+  name text unique
     constraint training_datasets_name_check check (mltrack_internal.check_name('name', name, 200)),
   description text
     constraint training_datasets_description_check check (mltrack_internal.check_text('description', description, 2000)),
@@ -263,7 +263,9 @@ create table public.model_benchmarks (
     constraint model_benchmarks_p95_inference_ms_check check (
       mltrack_internal.check_non_negative('p95_inference_ms', p95_inference_ms)
       and mltrack_internal.check_order('p95_inference_ms', p95_inference_ms, 'p50_inference_ms', p50_inference_ms)
-      and mltrack_internal.check_order('max_inference_ms', max_inference_ms, 'p95_inference_ms', p95_inference_ms)),
+      and mltrack_internal.check_order('p95_inference_ms', p95_inference_ms, 'min_inference_ms', min_inference_ms)
+      and mltrack_internal.check_order('max_inference_ms', max_inference_ms, 'p95_inference_ms', p95_inference_ms)
+      and mltrack_internal.check_order('max_inference_ms', max_inference_ms, 'p50_inference_ms', p50_inference_ms)),
   -- Frames per second; computed from avg_inference_ms and batch_size when not given.
   fps double precision
     constraint model_benchmarks_fps_check check (mltrack_internal.check_positive('fps', fps)),

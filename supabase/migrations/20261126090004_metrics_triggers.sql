@@ -121,6 +121,11 @@ language plpgsql
 set search_path = ''
 as $$
 begin
+  if tg_op = 'UPDATE' and new.fps is not distinct from old.fps
+     and (new.avg_inference_ms, new.batch_size) is distinct from (old.avg_inference_ms, old.batch_size)
+     and old.fps is not distinct from 1000.0 * old.batch_size / old.avg_inference_ms then
+    new.fps := null;  -- it was computed: compute it again from the new latency
+  end if;
   if new.fps is null and new.avg_inference_ms > 0 then
     new.fps := 1000.0 * new.batch_size / new.avg_inference_ms;
   end if;

@@ -25,7 +25,7 @@ select
        when s.epochs_completed >= s.epochs then 0.0
   end as eta_seconds,
   s.last_heartbeat_at,
-  extract(epoch from (now() - s.last_heartbeat_at))::double precision as heartbeat_age_seconds,
+  greatest(0.0, extract(epoch from (now() - s.last_heartbeat_at)))::double precision as heartbeat_age_seconds,
   s.stop_requested,
   s.best_epoch,
   s.best_map50,

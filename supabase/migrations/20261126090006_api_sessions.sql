@@ -14,6 +14,15 @@ as $$
       or coalesce(auth.role(), '') in ('anon', 'authenticated')
 $$;
 
+create function mltrack_internal.owns_run(run_id uuid) returns boolean
+language sql stable
+security definer
+set search_path = ''
+as $$
+  select exists (
+    select from public.hyperparameter_runs h where h.id = owns_run.run_id and h.owner_id = auth.uid())
+$$;
+
 create function mltrack_internal.writable_session(session_id uuid) returns public.training_sessions
 language plpgsql
 set search_path = ''
@@ -69,9 +78,11 @@ begin
     from jsonb_array_elements(rows_json) with ordinality a(elem, idx),
          jsonb_each(a.elem) e
    where not (
-       (e.key = any (number_keys) and jsonb_typeof(e.value) in ('number', 'null'))
+       (e.key = any (number_keys) and (jsonb_typeof(e.value) = 'null'
+          or (jsonb_typeof(e.value) = 'number' and abs(e.value::numeric) <= 1e300)))
+    -- Written as a JSON integer (3, not 3.0) within Postgres' integer range.
     or (e.key = any (integer_keys) and (jsonb_typeof(e.value) = 'null'
-          or (jsonb_typeof(e.value) = 'number' and e.value::numeric = trunc(e.value::numeric))))
+          or (e.value::text ~ '^-?[0-9]{1,10}$' and e.value::numeric between -2147483648 and 2147483647)))
     or (e.key = any (text_keys) and jsonb_typeof(e.value) in ('string', 'null'))
     or (e.key = 'extra' and jsonb_typeof(e.value) = 'object'))
    limit 1;
@@ -130,10 +141,15 @@ begin
     perform mltrack_internal.reject('MT006', 'owner_id', 'must be your own user id',
       start_session.owner_id::text, 'Leave owner_id out; it defaults to the signed-in user.');
   end if;
-  if start_session.hyperparameter_run_id is not null and not exists (
-       select from public.hyperparameter_runs h where h.id = start_session.hyperparameter_run_id) then
-    perform mltrack_internal.reject('MT005', 'hyperparameter_run_id', 'does not match any hyperparameter run',
-      start_session.hyperparameter_run_id::text);
+  if start_session.hyperparameter_run_id is not null then
+    if not exists (select from public.hyperparameter_runs h where h.id = start_session.hyperparameter_run_id) then
+      perform mltrack_internal.reject('MT005', 'hyperparameter_run_id', 'does not match any hyperparameter run',
+        start_session.hyperparameter_run_id::text);
+    elsif mltrack_internal.is_end_user() and not mltrack_internal.owns_run(start_session.hyperparameter_run_id) then
+      perform mltrack_internal.reject('MT006', 'hyperparameter_run_id',
+        'belongs to another user: a session may join only your own hyperparameter runs',
+        start_session.hyperparameter_run_id::text);
+    end if;
   end if;
   insert into public.training_sessions (
     id, owner_id, session_name, model_type, dataset_name, dataset_id, dataset_size, epochs,

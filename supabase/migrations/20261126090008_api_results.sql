@@ -109,6 +109,7 @@ as $$
 declare
   result public.training_datasets;
 begin
+  perform mltrack_internal.check_name('name', upsert_dataset.name, 200);
   select * into result from public.training_datasets d where d.name = upsert_dataset.name;
   if found and mltrack_internal.is_end_user() and result.owner_id is distinct from auth.uid() then
     perform mltrack_internal.reject('MT006', 'name', 'is a dataset of another user: you may read it but not change it',

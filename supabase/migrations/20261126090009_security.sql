@@ -16,10 +16,14 @@ alter table public.model_benchmarks enable row level security;
 
 -- Tables with an owner.
 create policy training_sessions_read on public.training_sessions for select to authenticated using (true);
+-- A session may join only a hyperparameter run of its owner (the run's best trial follows it).
 create policy training_sessions_insert on public.training_sessions for insert to authenticated
-  with check (owner_id = (select auth.uid()));
+  with check (owner_id = (select auth.uid())
+              and (hyperparameter_run_id is null or mltrack_internal.owns_run(hyperparameter_run_id)));
 create policy training_sessions_update on public.training_sessions for update to authenticated
-  using (owner_id = (select auth.uid())) with check (owner_id = (select auth.uid()));
+  using (owner_id = (select auth.uid()))
+  with check (owner_id = (select auth.uid())
+              and (hyperparameter_run_id is null or mltrack_internal.owns_run(hyperparameter_run_id)));
 create policy training_sessions_delete on public.training_sessions for delete to authenticated
   using (owner_id = (select auth.uid()));
 
@@ -106,7 +110,8 @@ grant execute on function
   mltrack_internal.is_end_user(),
   mltrack_internal.writable_session(uuid),
   mltrack_internal.check_batch(text, jsonb, text[], text[], text[], integer),
-  mltrack_internal.owns_session(uuid)
+  mltrack_internal.owns_session(uuid),
+  mltrack_internal.owns_run(uuid)
   to authenticated, service_role;
 
 revoke all on function

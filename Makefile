@@ -1,0 +1,49 @@
+# mltrack developer entry points. `make test` works on a fresh Debian machine (as root it installs
+# Postgres 15 + pgTAP + plpgsql_check with apt); elsewhere the tests fall back to other servers.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+NODE_DIR := tools/node
+SUPABASE := $(NODE_DIR)/node_modules/.bin/supabase
+
+.PHONY: test demo lint install system-deps node clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install only when the project metadata changes (pip would rebuild the editable wheel each time).
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[local,test]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	@scripts/install-system-deps.sh
+
+# The Supabase CLI, pinned in tools/node/package-lock.json (used by tests/test_supabase_cli.py).
+$(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "npm not found: the Supabase CLI tests will be skipped"; \
+	fi
+
+node: $(NODE_DIR)/node_modules/.package-lock.json
+
+test: system-deps install node
+	$(PY) -m pytest
+
+demo: install
+	$(VENV)/bin/mltrack up
+	@echo
+	@echo "Stop it with: $(VENV)/bin/mltrack down"
+
+lint: install
+	@if [ -x $(VENV)/bin/ruff ]; then $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .; \
+	elif command -v ruff >/dev/null; then ruff check . && ruff format --check .; \
+	else echo "ruff is not installed (pip install ruff); skipping lint"; fi
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache $(NODE_DIR)/node_modules

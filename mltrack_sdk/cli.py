@@ -1,0 +1,163 @@
+"""The ``mltrack`` command: a thin typer shell over the library.
+
+Every command calls one library function and prints its result. A
+:class:`~mltrack_sdk.errors.MltrackError` becomes one red line on stderr and exit
+code 1; any other exception is a bug and keeps its traceback.
+
+Commands are grouped in sub-apps (``mltrack db ...``); a new group is a
+``typer.Typer()`` added with ``app.add_typer(group, name=...)``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from mltrack_sdk import __version__
+from mltrack_sdk.config import DATABASE_URL_ENV
+from mltrack_sdk.errors import MltrackError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    name="mltrack",
+    help="Track training runs in Postgres/Supabase.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Work with a database given by URL.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _console(stderr: bool = False) -> Console:
+    # Made per use so colour and width follow the environment of this invocation.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def echo(text: str, style: str | None = None) -> None:
+    """Print one plain line on stdout (no rich markup interpretation)."""
+    _console().print(text, style=style, markup=False)
+
+
+DatabaseUrl = Annotated[
+    str,
+    typer.Option(
+        "--database-url",
+        envvar=DATABASE_URL_ENV,
+        help=f"Postgres URL (or ${DATABASE_URL_ENV}).",
+        show_default=False,
+    ),
+]
+
+
+def domain_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn MltrackError into one red line and exit code 1 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except MltrackError as exc:
+            line = "Error: " + " ".join(exc.message.split())
+            _console(stderr=True).print(line, style="red", markup=False)
+            raise typer.Exit(code=1) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        echo(f"mltrack {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Track training runs in Postgres/Supabase."""
+
+
+def _connect_hint(url: str) -> None:
+    echo(f"  psql '{url}'")
+    echo(f"  export {DATABASE_URL_ENV}='{url}'")
+
+
+@app.command()
+@domain_errors
+def up() -> None:
+    """Start the local embedded Postgres (or reuse it) and apply migrations."""
+    from mltrack_sdk import local
+
+    state = local.up()
+    if state.changed:
+        echo(f"Started local Postgres in {state.pgdata}")
+    else:
+        echo("Local Postgres is already running.")
+    if state.applied:
+        echo(f"Applied {len(state.applied)} migration(s).")
+    echo(state.url or "")
+    echo("Connect with:")
+    _connect_hint(state.url or "")
+
+
+@app.command()
+@domain_errors
+def down() -> None:
+    """Stop the local embedded Postgres."""
+    from mltrack_sdk import local
+
+    state = local.down()
+    echo("Stopped local Postgres." if state.changed else "Local Postgres is not running.")
+
+
+@app.command()
+@domain_errors
+def status() -> None:
+    """Say whether the local embedded Postgres runs, and its URL."""
+    from mltrack_sdk import local
+
+    state = local.status()
+    echo("running" if state.running else "stopped")
+    if state.url:
+        echo(state.url)
+
+
+MigrationsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--migrations-dir",
+        help="Directory of <version>_<name>.sql files (default: the shipped migrations).",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+
+
+@db_app.command("migrate")
+@domain_errors
+def db_migrate(database_url: DatabaseUrl, migrations_dir: MigrationsDir = None) -> None:
+    """Apply pending migrations to the database (bootstrapping plain Postgres first)."""
+    from mltrack_sdk.migrate import migrate
+
+    applied = migrate(database_url, migrations_dir)
+    if not applied:
+        echo("Nothing to apply: the database is up to date.")
+        return
+    for version in applied:
+        echo(f"applied {version}")
+    echo(f"Applied {len(applied)} migration(s).")
+
+
+if __name__ == "__main__":
+    app()
