@@ -36,6 +36,8 @@ as $$
 declare
   best public.training_metrics;
 begin
+  -- An unknown status is an invalid value (MT001), not a transition (MT004).
+  perform mltrack_internal.check_choice('status', new.status, '{pending,running,completed,failed,cancelled}', true);
   if tg_op = 'INSERT' then
     if new.status not in ('pending', 'running') then
       perform mltrack_internal.reject('MT004', 'status', 'of a new session must be pending or running',

@@ -79,7 +79,8 @@ begin
          jsonb_each(a.elem) e
    where not (
        (e.key = any (number_keys) and (jsonb_typeof(e.value) = 'null'
-          or (jsonb_typeof(e.value) = 'number' and abs(e.value::numeric) <= 1e300)))
+          or (jsonb_typeof(e.value) = 'number' and (e.value::numeric = 0
+              or abs(e.value::numeric) between 1e-300 and 1e300))))
     -- Written as a JSON integer (3, not 3.0) within Postgres' integer range.
     or (e.key = any (integer_keys) and (jsonb_typeof(e.value) = 'null'
           or (e.value::text ~ '^-?[0-9]{1,10}$' and e.value::numeric between -2147483648 and 2147483647)))

@@ -22,7 +22,7 @@ select throws_ok($$ insert into training_sessions (session_name, model_type, epo
 select throws_ok($$ insert into training_sessions (session_name, model_type, epochs, status) values ('s', 'm', 1, 'failed') $$,
   'MT004', 'status of a new session must be pending or running (got failed)', 'a session cannot be created failed');
 select throws_ok($$ insert into training_sessions (session_name, model_type, epochs, status) values ('s', 'm', 1, 'paused') $$,
-  'MT004', 'status of a new session must be pending or running (got paused)', 'a session cannot be created in an unknown state');
+  'MT001', 'status must be one of pending, running, completed, failed, cancelled (got paused)', 'a session cannot be created in an unknown state');
 select is((select status from training_sessions where id = 'd0000000-0000-0000-0000-000000000001'), 'pending',
   'a session can be created pending');
 select ok((select started_at is null and completed_at is null and last_heartbeat_at is null
@@ -44,7 +44,7 @@ select throws_ok($$ update training_sessions set status = 'completed' where id =
 select throws_ok($$ update training_sessions set status = 'pending' where id = 'd0000000-0000-0000-0000-000000000002' $$,
   'MT004', 'status cannot go from running to pending (got pending)', 'running -> pending is forbidden');
 select throws_ok($$ update training_sessions set status = 'paused' where id = 'd0000000-0000-0000-0000-000000000002' $$,
-  'MT004', 'status cannot go from running to paused (got paused)', 'an unknown status is refused');
+  'MT001', 'status must be one of pending, running, completed, failed, cancelled (got paused)', 'an unknown status is refused');
 
 -- Allowed moves.
 update training_sessions set status = 'running' where id = 'd0000000-0000-0000-0000-000000000001';
