@@ -10,10 +10,62 @@ server are imported only by the modules that need them.
 
 Example::
 
-    from mltrack_sdk import local
-    url = local.up().url          # embedded Postgres, migrated
+    import mltrack_sdk as mlt
+
+    with mlt.start_session("YOLOv8n v1", model_type="yolov8n", epochs=100) as run:
+        for epoch in range(100):
+            run.log_epoch(epoch, box_loss=1.2, map50=0.61, map50_95=0.42)
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mltrack_sdk.errors import (
+    DatabaseError,
+    InvalidTransitionError,
+    InvalidValueError,
+    MissingValueError,
+    MltrackError,
+    MltrackWarning,
+    NotConfiguredError,
+    NotFoundError,
+    NotOwnerError,
+    PermissionDeniedError,
+    SessionClosedError,
+    ValueTooLargeError,
+)
+from mltrack_sdk.session import Session, start_session
+
+if TYPE_CHECKING:
+    from mltrack_sdk.client import Client
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "Client",
+    "DatabaseError",
+    "InvalidTransitionError",
+    "InvalidValueError",
+    "MissingValueError",
+    "MltrackError",
+    "MltrackWarning",
+    "NotConfiguredError",
+    "NotFoundError",
+    "NotOwnerError",
+    "PermissionDeniedError",
+    "Session",
+    "SessionClosedError",
+    "ValueTooLargeError",
+    "__version__",
+    "start_session",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The read side imports its own dependencies; load it only when asked for.
+    if name == "Client":
+        from mltrack_sdk.client import Client
+
+        return Client
+    raise AttributeError(f"module 'mltrack_sdk' has no attribute {name!r}")

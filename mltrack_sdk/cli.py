@@ -159,5 +159,33 @@ def db_migrate(database_url: DatabaseUrl, migrations_dir: MigrationsDir = None) 
     echo(f"Applied {len(applied)} migration(s).")
 
 
+OptionalDatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help=f"Postgres URL (default: ${DATABASE_URL_ENV}, Supabase settings, or `mltrack up`).",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+@domain_errors
+def sync(database_url: OptionalDatabaseUrl = None) -> None:
+    """Send the calls that runs spooled locally while the backend was unavailable."""
+    from mltrack_sdk.connect import resolve_transport
+    from mltrack_sdk.spool import Spool
+
+    spool = Spool()
+    transport = resolve_transport(database_url=database_url)
+    try:
+        result = spool.replay_all(transport)
+    finally:
+        transport.close()
+    echo(f"Replayed {result.sent} call(s).")
+    if result.dead:
+        echo(f"{result.dead} call(s) were rejected by the database: see {spool.dead_letter_path}")
+
+
 if __name__ == "__main__":
     app()

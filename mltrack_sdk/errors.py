@@ -37,11 +37,14 @@ class DatabaseError(MltrackError):
         sqlstate: str | None = None,
         hint: str | None = None,
         detail: str | None = None,
+        field: str | None = None,
     ) -> None:
         super().__init__(message)
         self.sqlstate = sqlstate
         self.hint = hint
         self.detail = detail
+        #: The field the database named (the error's ``column`` diagnostic), if any.
+        self.field = field
 
     @classmethod
     def from_driver(cls, exc: BaseException, context: str | None = None) -> DatabaseError:
@@ -54,12 +57,75 @@ class DatabaseError(MltrackError):
         sqlstate = getattr(exc, "sqlstate", None) or getattr(diag, "sqlstate", None)
         primary = " ".join((getattr(diag, "message_primary", None) or str(exc)).split())
         message = f"{context}: {primary}" if context else primary
-        return cls(
+        return database_error(
+            sqlstate,
             message,
-            sqlstate=sqlstate,
             hint=getattr(diag, "message_hint", None),
             detail=getattr(diag, "message_detail", None),
+            field=getattr(diag, "column_name", None),
+            default=cls,
         )
+
+
+class InvalidValueError(DatabaseError):
+    """A value is out of range, not finite, of the wrong type or not a known choice (MT001)."""
+
+
+class MissingValueError(DatabaseError):
+    """A required value is missing or blank (MT002)."""
+
+
+class ValueTooLargeError(DatabaseError):
+    """A text, JSON document or batch is over its size limit (MT003)."""
+
+
+class InvalidTransitionError(DatabaseError):
+    """The session's status cannot change this way (MT004)."""
+
+
+class NotFoundError(DatabaseError):
+    """No such session, dataset or hyperparameter run (MT005)."""
+
+
+class NotOwnerError(DatabaseError):
+    """The row belongs to another user: it may be read but not written (MT006)."""
+
+
+class PermissionDeniedError(DatabaseError):
+    """The role may not do this (SQLSTATE 42501: no privilege, or row-level security)."""
+
+
+#: SQLSTATE -> exception class; the codes are documented in the README ("Error codes").
+SQLSTATE_ERRORS: dict[str, type[DatabaseError]] = {
+    "MT001": InvalidValueError,
+    "MT002": MissingValueError,
+    "MT003": ValueTooLargeError,
+    "MT004": InvalidTransitionError,
+    "MT005": NotFoundError,
+    "MT006": NotOwnerError,
+    "42501": PermissionDeniedError,
+}
+
+
+def database_error(
+    sqlstate: str | None,
+    message: str,
+    *,
+    hint: str | None = None,
+    detail: str | None = None,
+    field: str | None = None,
+    default: type[DatabaseError] = DatabaseError,
+) -> DatabaseError:
+    """The typed exception for an error the database (or PostgREST relaying it) reported.
+
+    Both transports build their errors here, so a caller sees the same class whichever
+    transport ran::
+
+        err = database_error("MT001", "map50 must be between 0 and 1 (got 1.5)", field="map50")
+        assert isinstance(err, InvalidValueError) and err.field == "map50"
+    """
+    cls = SQLSTATE_ERRORS.get(sqlstate or "", default)
+    return cls(message, sqlstate=sqlstate, hint=hint, detail=detail, field=field)
 
 
 class MigrationError(MltrackError):
@@ -81,3 +147,30 @@ class MigrationError(MltrackError):
 
 class LocalDatabaseError(MltrackError):
     """The local embedded Postgres could not be started or stopped."""
+
+
+class NotConfiguredError(MltrackError):
+    """No database is configured: pass database_url=, set MLTRACK_DATABASE_URL or
+    SUPABASE_URL + SUPABASE_KEY, or start the local database with `mltrack up`."""
+
+
+class SessionClosedError(MltrackError):
+    """The session has finished: start or resume a session to log more."""
+
+
+class MltrackWarning(UserWarning):
+    """Infrastructure trouble during a run (backend unreachable, a batch rejected).
+
+    Training goes on; what could not be sent is kept in the local spool (``mltrack sync``
+    sends it) or, when the database rejected it for good, in the dead-letter file.
+    """
+
+
+#: SQLSTATE classes of errors that repeating the same request cannot fix: mltrack's own rules
+#: (MT), data exceptions (22), integrity violations (23) and syntax/permission errors (42).
+PERMANENT_SQLSTATE_PREFIXES = ("MT", "22", "23", "42")
+
+
+def is_permanent(exc: DatabaseError) -> bool:
+    """True when the database rejected the request for good (retrying would fail the same way)."""
+    return (exc.sqlstate or "")[:2] in PERMANENT_SQLSTATE_PREFIXES

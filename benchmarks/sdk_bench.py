@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""SDK benchmark of mltrack: what logging costs the training loop, and how fast rows land.
+
+Usage::
+
+    python benchmarks/sdk_bench.py                       # starts a throwaway Postgres 15
+    python benchmarks/sdk_bench.py --database-url URL    # a superuser URL of a throwaway database
+    python benchmarks/sdk_bench.py --quick --json out.json
+
+Measures:
+
+1. Training-thread cost of ``Session.log_epoch`` with a typical 12-metric epoch: p50/p99 in
+   microseconds over ``--calls`` calls, with the background writer sending to the database at
+   the same time (as in a real run). Goal: p50 <= 10 us, p99 <= 100 us.
+2. End-to-end throughput on the direct transport: ``--rows`` epochs logged into one session (its
+   ``epochs`` is that large), from the first ``log_epoch`` until ``finish()`` returned (every row
+   committed, session completed). Beside it, a raw ``COPY`` of the same rows into a plain table
+   (``like training_metrics``: same columns and primary key, no trigger, CHECK or foreign key)
+   in the same run. Goal: >= 50,000 rows/s.
+3. ``python -c "import mltrack_sdk"``: wall time of a fresh interpreter (best and median of
+   ``--import-runs``), with the interpreter's own start-up alone for reference; asserts that
+   torch, streamlit and supabase are not imported. Goal: < 150 ms.
+
+Without ``--database-url`` the script starts Debian's Postgres 15 (``--pg-bin``) in a temp dir -
+as the ``postgres`` OS user when run as root, on a Unix socket only - with default durability
+(fsync and synchronous_commit on), and removes it at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+import mltrack_sdk as mlt  # noqa: E402
+from mltrack_sdk.migrate import migrate  # noqa: E402
+
+DEFAULT_PG_BIN = Path("/usr/lib/postgresql/15/bin")
+FORBIDDEN_IMPORTS = ("torch", "streamlit", "supabase")
+METRIC_COLUMNS = (
+    "box_loss",
+    "cls_loss",
+    "dfl_loss",
+    "total_loss",
+    "val_box_loss",
+    "val_cls_loss",
+    "val_dfl_loss",
+    "precision",
+    "recall",
+    "map50",
+    "map50_95",
+    "learning_rate",
+)
+
+
+def _as_user(cmd: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return cmd
+    return ["runuser", "-u", "postgres", "--", *cmd]
+
+
+class Server:
+    """A throwaway Postgres on a Unix socket in a temp dir."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin_dir = bin_dir
+        self.root = Path(tempfile.mkdtemp(prefix="mltrack-sdkbench-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.root, user="postgres", group="postgres")
+        self.data = self.root / "data"
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        )
+        with (self.data / "postgresql.conf").open("a") as f:
+            f.write(
+                f"listen_addresses = ''\nunix_socket_directories = '{self.root}'\n"
+                "shared_buffers = '512MB'\nmax_wal_size = '4GB'\n"
+            )
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "start")
+        self.url = f"postgresql://postgres@/postgres?host={self.root}"
+
+    def _run(self, exe: str, *args: str) -> None:
+        subprocess.run(
+            _as_user([str(self.bin_dir / exe), *args]),
+            check=True,
+            capture_output=True,
+            cwd=self.root,
+        )
+
+    def close(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def epoch_metrics(epoch: int, epochs: int) -> dict[str, float]:
+    """A typical YOLO epoch: 12 metrics."""
+    p = epoch / epochs
+    return {
+        "box_loss": 1.6 - p,
+        "cls_loss": 1.2 - p,
+        "dfl_loss": 1.1 - p / 2,
+        "total_loss": 3.9 - 2.5 * p,
+        "val_box_loss": 1.7 - p,
+        "val_cls_loss": 1.3 - p,
+        "val_dfl_loss": 1.2 - p / 2,
+        "precision": 0.5 + p / 3,
+        "recall": 0.4 + p / 3,
+        "map50": 0.45 + p / 3,
+        "map50_95": 0.25 + p / 4,
+        "learning_rate": 0.01 * (1 - p) + 1e-5,
+    }
+
+
+def bench_log_cost(url: str, calls: int) -> dict[str, float]:
+    rows = [epoch_metrics(e, calls) for e in range(calls)]
+    run = mlt.start_session(
+        "sdk_bench log cost",
+        model_type="yolov8n",
+        epochs=calls,
+        database_url=url,
+        finish_timeout=120,
+    )
+    samples = [0] * calls
+    clock = time.perf_counter_ns
+    log_epoch = run.log_epoch
+    for epoch in range(calls):
+        metrics = rows[epoch]
+        t0 = clock()
+        log_epoch(epoch, **metrics)
+        samples[epoch] = clock() - t0
+    run.finish()
+    samples.sort()
+    return {
+        "calls": calls,
+        "p50_us": samples[calls // 2] / 1000,
+        "p99_us": samples[int(calls * 0.99)] / 1000,
+        "mean_us": sum(samples) / calls / 1000,
+        "max_us": samples[-1] / 1000,
+    }
+
+
+def bench_throughput(url: str, n_rows: int, n_sessions: int) -> dict[str, float]:
+    """``n_rows`` epochs spread over ``n_sessions`` sessions logged from as many threads (each
+    session has its own writer thread and connection, like separate training processes)."""
+    per = n_rows // n_sessions
+    rows = [epoch_metrics(e, per) for e in range(per)]
+    runs = [
+        mlt.start_session(
+            f"sdk_bench throughput {i}",
+            model_type="yolov8n",
+            epochs=per,
+            database_url=url,
+            finish_timeout=600,
+        )
+        for i in range(n_sessions)
+    ]
+    start = threading.Barrier(n_sessions + 1)
+
+    def train(run: mlt.Session) -> None:
+        start.wait()
+        log_epoch = run.log_epoch
+        for epoch in range(per):
+            log_epoch(epoch, **rows[epoch])
+        run.finish()
+
+    threads = [threading.Thread(target=train, args=(run,)) for run in runs]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    total = time.perf_counter() - t0
+    ids = [run.id for run in runs]
+    with psycopg.connect(url, autocommit=True) as c:
+        landed = c.execute(
+            "select count(*) from training_metrics where session_id = any(%s::uuid[])", (ids,)
+        ).fetchone()
+        done = c.execute(
+            "select count(*) from training_sessions where id = any(%s::uuid[])"
+            " and status = 'completed'",
+            (ids,),
+        ).fetchone()
+        assert landed is not None and landed[0] == per * n_sessions, landed
+        assert done is not None and done[0] == n_sessions, done
+        c.execute("drop table if exists sdk_bench_plain")
+        c.execute(
+            "create table sdk_bench_plain"
+            " (like training_metrics including defaults including indexes)"
+        )
+        columns = ("session_id", "epoch", *METRIC_COLUMNS)
+        t1 = time.perf_counter()
+        with (
+            c.transaction(),
+            c.cursor() as cur,
+            cur.copy(f"copy sdk_bench_plain ({', '.join(columns)}) from stdin") as copy,
+        ):
+            for session in ids:
+                for epoch, metrics in enumerate(rows):
+                    copy.write_row((session, epoch, *(metrics[k] for k in METRIC_COLUMNS)))
+        copy_s = time.perf_counter() - t1
+        c.execute("drop table sdk_bench_plain")
+    n = per * n_sessions
+    return {
+        "rows": n,
+        "sessions": n_sessions,
+        "sdk_seconds": total,
+        "sdk_rows_per_s": n / total,
+        "copy_seconds": copy_s,
+        "copy_rows_per_s": n / copy_s,
+        "sdk_vs_copy": total / copy_s,
+    }
+
+
+def bench_import(runs: int) -> dict[str, float]:
+    check = (
+        "import sys, mltrack_sdk; bad = [m for m in "
+        + repr(FORBIDDEN_IMPORTS)
+        + " if m in sys.modules]; assert not bad, bad"
+    )
+
+    def timed(code: str) -> float:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+        return time.perf_counter() - t0
+
+    sdk = [timed(check) for _ in range(runs)]
+    bare = [timed("pass") for _ in range(runs)]
+    return {
+        "runs": runs,
+        "import_best_ms": min(sdk) * 1000,
+        "import_median_ms": statistics.median(sdk) * 1000,
+        "bare_python_median_ms": statistics.median(bare) * 1000,
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="mltrack SDK benchmark")
+    p.add_argument("--database-url", help="superuser URL of a throwaway database")
+    p.add_argument("--pg-bin", type=Path, default=DEFAULT_PG_BIN)
+    p.add_argument("--calls", type=int, default=50_000, help="log_epoch calls timed one by one")
+    p.add_argument("--rows", type=int, default=200_000, help="epochs for the throughput run")
+    p.add_argument("--sessions", type=int, default=1, help="sessions (threads) sharing --rows")
+    p.add_argument("--import-runs", type=int, default=7)
+    p.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
+    p.add_argument("--json", type=Path, help="also write the report here")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    if args.quick:
+        args.calls, args.rows, args.import_runs = 5_000, 20_000, 3
+    os.environ.setdefault("MLTRACK_HOME", tempfile.mkdtemp(prefix="mltrack-sdkbench-home-"))
+    server = None if args.database_url else Server(args.pg_bin)
+    url = args.database_url or server.url  # type: ignore[union-attr]
+    try:
+        migrate(url)
+        report = {
+            "log_epoch_cost": bench_log_cost(url, args.calls),
+            "throughput": bench_throughput(url, args.rows, args.sessions),
+            "import": bench_import(args.import_runs),
+        }
+    finally:
+        if server is not None:
+            server.close()
+    cost, tp, imp = report["log_epoch_cost"], report["throughput"], report["import"]
+    print(
+        f"log_epoch (12 metrics, {cost['calls']} calls): p50 {cost['p50_us']:.2f} us, "
+        f"p99 {cost['p99_us']:.2f} us, mean {cost['mean_us']:.2f} us (goal p50 <= 10, p99 <= 100)"
+    )
+    print(
+        f"end-to-end ({tp['rows']} rows, {tp['sessions']} session(s)): "
+        f"{tp['sdk_rows_per_s']:,.0f} rows/s "
+        f"({tp['sdk_seconds']:.2f} s) (goal >= 50,000)"
+    )
+    print(
+        f"raw COPY of the same rows: {tp['copy_rows_per_s']:,.0f} rows/s "
+        f"({tp['copy_seconds']:.2f} s); "
+        f"SDK/COPY time ratio {tp['sdk_vs_copy']:.1f}x"
+    )
+    print(
+        f"import mltrack_sdk: best {imp['import_best_ms']:.0f} ms, "
+        f"median {imp['import_median_ms']:.0f} ms "
+        f"(bare python {imp['bare_python_median_ms']:.0f} ms) (goal < 150 ms)"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Which backend the SDK talks to, most specific setting first.
+
+1. ``transport=`` (any object implementing :class:`~mltrack_sdk.transports.base.Transport`);
+2. ``database_url=``, else ``$MLTRACK_DATABASE_URL``: direct Postgres or a Supabase pooler URL;
+3. ``$SUPABASE_URL`` + ``$SUPABASE_KEY`` (optionally ``$SUPABASE_ACCESS_TOKEN``, a user's token);
+4. the local database of ``mltrack up``.
+
+Nothing is imported or connected before it is chosen, so ``import mltrack_sdk`` stays cheap.
+
+Example::
+
+    transport = resolve_transport(database_url="postgresql://postgres@localhost/postgres")
+"""
+
+from __future__ import annotations
+
+import os
+
+from mltrack_sdk.config import database_url_from_env
+from mltrack_sdk.errors import NotConfiguredError
+from mltrack_sdk.transports.base import Transport
+
+SUPABASE_URL_ENV = "SUPABASE_URL"
+SUPABASE_KEY_ENV = "SUPABASE_KEY"
+SUPABASE_ACCESS_TOKEN_ENV = "SUPABASE_ACCESS_TOKEN"
+
+
+def resolve_transport(
+    database_url: str | None = None, transport: Transport | None = None
+) -> Transport:
+    """Return the transport to use (see the module docstring for the order).
+
+    Raises :class:`NotConfiguredError` when nothing is configured and ``mltrack up`` is not
+    running.
+    """
+    if transport is not None:
+        return transport
+    url = database_url or database_url_from_env()
+    if url:
+        from mltrack_sdk.transports.postgres import PostgresTransport
+
+        return PostgresTransport(url)
+    supabase_url = os.environ.get(SUPABASE_URL_ENV)
+    supabase_key = os.environ.get(SUPABASE_KEY_ENV)
+    if supabase_url and supabase_key:
+        from mltrack_sdk.transports.supabase import SupabaseTransport
+
+        return SupabaseTransport(
+            supabase_url, supabase_key, access_token=os.environ.get(SUPABASE_ACCESS_TOKEN_ENV)
+        )
+    from mltrack_sdk import local
+
+    state = local.status()
+    if state.running and state.url:
+        from mltrack_sdk.transports.postgres import PostgresTransport
+
+        return PostgresTransport(state.url)
+    raise NotConfiguredError(
+        "no database configured and the local one is not running: run `mltrack up`, or pass"
+        " database_url=, or set MLTRACK_DATABASE_URL (or SUPABASE_URL and SUPABASE_KEY)"
+    )

@@ -1,0 +1,427 @@
+"""A training run: ``start_session()`` and the :class:`Session` it returns.
+
+Example::
+
+    import mltrack_sdk as mlt
+
+    with mlt.start_session("YOLOv8n Mastomys v1", model_type="yolov8n", epochs=100) as run:
+        for epoch in range(100):
+            run.log_epoch(epoch, box_loss=1.2, map50=0.61, map50_95=0.42)
+            if run.stop_requested:
+                break
+    # completed (final metrics from the best epoch); an exception inside: failed, with reason
+
+The log calls check their input on the calling thread (a mistake raises a typed error at once)
+and only enqueue; the background writer sends, or spools when the backend is away. Trouble with
+the backend is reported as :class:`~mltrack_sdk.errors.MltrackWarning`, never raised.
+"""
+
+from __future__ import annotations
+
+import atexit
+import re
+import threading
+import uuid
+import warnings
+import weakref
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from mltrack_sdk import checks
+from mltrack_sdk.connect import resolve_transport
+from mltrack_sdk.errors import (
+    DatabaseError,
+    InvalidTransitionError,
+    MltrackWarning,
+    NotFoundError,
+    SessionClosedError,
+    is_permanent,
+)
+from mltrack_sdk.spool import Spool
+from mltrack_sdk.transports.base import Transport, TransportUnavailable
+from mltrack_sdk.writer import Heartbeat, Writer
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+_TERMINAL = ("completed", "failed", "cancelled")
+_FINALS = ("final_map50", "final_map50_95", "final_precision", "final_recall")
+_LIVE: weakref.WeakSet[Session] = weakref.WeakSet()
+
+
+class Session:
+    """A running training session; made by :func:`start_session`.
+
+    ``id`` is the session's uuid (as text), ``epochs`` its planned epochs.
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        epochs: int,
+        transport: Transport,
+        *,
+        owns_transport: bool,
+        spool: Spool,
+        offline: bool,
+        heartbeat_interval: float,
+        finish_timeout: float,
+        flush_interval: float,
+        notes: list[str] | None = None,
+    ) -> None:
+        self.id = session_id
+        self.epochs = epochs
+        self.finish_timeout = finish_timeout
+        self.status: str = "running"
+        self._transport = transport
+        self._owns_transport = owns_transport
+        self._spool = spool
+        self._notes: list[str] = list(notes or [])
+        self._stop_requested = False
+        self._closed = False
+        self._finish_lock = threading.Lock()
+        self._writer = Writer(
+            session_id,
+            transport,
+            spool,
+            self._notes.append,
+            offline=offline,
+            flush_interval=flush_interval,
+        )
+        self._put = self._writer.queue.put
+        self._heartbeat = Heartbeat(
+            session_id, transport, heartbeat_interval, self._set_stop, lambda: self._writer.offline
+        )
+        self._writer.start()
+        self._heartbeat.start()
+        _LIVE.add(self)
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _set_stop(self) -> None:
+        self._stop_requested = True
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once someone asked this run to stop (``request_stop``), seen by the heartbeat."""
+        return self._stop_requested
+
+    def _emit_notes(self) -> None:
+        # Notes come from the background threads; warnings are raised here, on the caller's thread.
+        while self._notes:
+            warnings.warn(self._notes.pop(0), MltrackWarning, stacklevel=3)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SessionClosedError(
+                f"session {self.id} has finished ({self.status}): nothing more can be logged"
+            )
+
+    # -- logging ------------------------------------------------------------------------------
+
+    def log_epoch(self, epoch: int, *, extra: Any = None, **metrics: Any) -> None:
+        """Log one epoch's metrics (enqueued; the writer sends them in batches).
+
+        Metrics: box_loss, cls_loss, dfl_loss, total_loss, val_box_loss, val_cls_loss,
+        val_dfl_loss, precision, recall, map50, map50_95 (fractions in [0, 1]), learning_rate,
+        epoch_time_seconds, gpu_memory_mb. Anything else goes in ``extra``. Logging an epoch again
+        merges into it.
+
+        Example::
+
+            run.log_epoch(3, box_loss=1.1, map50=0.64, extra={"lr_pg1": 0.001})
+        """
+        if self._notes:
+            self._emit_notes()
+        if self._closed:
+            self._check_open()
+        if type(epoch) is not int or not 0 <= epoch <= self.epochs:
+            epoch = checks.check_epoch(epoch, self.epochs)
+        checks.check_metrics(metrics)
+        metrics["epoch"] = epoch
+        if extra is not None:
+            metrics["extra"] = checks.check_json_object("extra", extra, 16384)
+        self._put(metrics)
+
+    def log_epochs(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Log several epochs, each a mapping with ``epoch`` and metrics (all checked first).
+
+        Example::
+
+            run.log_epochs([{"epoch": 0, "box_loss": 1.5}, {"epoch": 1, "box_loss": 1.3}])
+        """
+        checked = []
+        for row in rows:
+            metrics = dict(row)
+            if "epoch" not in metrics:
+                raise checks.invalid("epoch", "is required in every row")
+            epoch = checks.check_epoch(metrics.pop("epoch"), self.epochs)
+            extra = metrics.pop("extra", None)
+            checks.check_metrics(metrics)
+            metrics["epoch"] = epoch
+            if extra is not None:
+                metrics["extra"] = checks.check_json_object("extra", extra, 16384)
+            checked.append(metrics)
+        self._check_open()
+        self._emit_notes()
+        for metrics in checked:
+            self._put(metrics)
+
+    def record_validation(
+        self, results: Mapping[str, Any] | Iterable[Mapping[str, Any]], split: str = "val"
+    ) -> None:
+        """Record validation results: one mapping per class (``class_name``, ``class_id``,
+        ``images``, ``instances``, precision, recall, map50, map50_95) plus the overall row
+        (``class_name`` ``"all"``, the default). A single mapping is the overall row.
+
+        Example::
+
+            run.record_validation([{"map50": 0.8, "map50_95": 0.55},
+                                   {"class_name": "mastomys", "class_id": 0, "map50": 0.81}])
+        """
+        rows = checks.validation_rows(results, split)
+        self._check_open()
+        self._emit_notes()
+        self._writer.call(
+            "record_validation", {"session_id": self.id, "results": rows, "split": split}
+        )
+
+    def record_benchmark(self, avg_inference_ms: float, **fields: Any) -> str:
+        """Record an inference benchmark; returns its id (made here, so a replay records it once).
+
+        Example::
+
+            run.record_benchmark(avg_inference_ms=8.2, device="cuda", batch_size=1, img_size=640)
+        """
+        args = checks.benchmark_args(avg_inference_ms, fields)
+        self._check_open()
+        self._emit_notes()
+        benchmark_id = str(uuid.uuid4())
+        self._writer.call(
+            "record_benchmark", {"session_id": self.id, **args, "benchmark_id": benchmark_id}
+        )
+        return benchmark_id
+
+    def heartbeat(self) -> bool:
+        """Send a heartbeat now (the background thread sends one every ``heartbeat_interval``);
+        returns :attr:`stop_requested`."""
+        self._emit_notes()
+        self._heartbeat.beat()
+        return self._stop_requested
+
+    # -- ending -------------------------------------------------------------------------------
+
+    def finish(
+        self,
+        status: str = "completed",
+        *,
+        status_reason: str | None = None,
+        timeout: float | None = None,
+        **finals: Any,
+    ) -> None:
+        """End the run as completed, failed or cancelled, and wait (at most ``timeout``, default
+        ``finish_timeout``) until everything logged is sent or spooled. Final metrics left out
+        come from the best epoch. Calling it again does nothing.
+
+        Example::
+
+            run.finish("completed", final_map50=0.91, model_path="runs/best.pt")
+        """
+        checks.check_choice("status", status, _TERMINAL)
+        args: dict[str, Any] = {"session_id": self.id, "status": status}
+        for key in _FINALS:
+            if key in finals:
+                args[key] = checks.check_fraction(key, finals.pop(key))
+        if "final_loss" in finals:
+            args["final_loss"] = checks.check_non_negative("final_loss", finals.pop("final_loss"))
+        if "model_path" in finals:
+            args["model_path"] = checks.check_text("model_path", finals.pop("model_path"), 1000)
+        if finals:
+            raise checks.invalid(sorted(finals)[0], "is not a known final result")
+        if status_reason is not None:
+            args["status_reason"] = str(status_reason)[:4000]
+        with self._finish_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self.status = status
+            self._writer.call("finish_session", args)
+            self._close(self.finish_timeout if timeout is None else timeout)
+        self._emit_notes()
+
+    def _close(self, timeout: float) -> None:
+        """Stop the heartbeat, drain the writer within ``timeout``; spool what is left."""
+        self._heartbeat.stopped.set()
+        if not self._writer.flush(timeout):
+            self._writer.abandoned = True
+            if self._owns_transport:
+                # Cancels the call in flight; the writer spools it and stops, then the rest
+                # of the queue is spooled after it, so the spool keeps the order of the calls.
+                self._transport.close()
+                self._writer.join(1.0)
+            left = self._writer.drain_to_spool()
+            self._notes.append(
+                f"the backend did not take everything within {timeout:g} s; {left} call(s) of"
+                f" session {self.id} were kept in {self._spool.path(self.id)}:"
+                " run `mltrack sync` to send them"
+            )
+        elif self._writer.offline:
+            self._notes.append(
+                f"the backend is unavailable: session {self.id} is kept in"
+                f" {self._spool.path(self.id)};"
+                " it is sent by the next start_session() or by `mltrack sync`"
+            )
+        self._writer.stop()
+        self._writer.join(1.0)
+        self._heartbeat.join(1.0)
+        if self._owns_transport:
+            self._transport.close()
+        _LIVE.discard(self)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.finish("completed")
+        elif isinstance(exc, KeyboardInterrupt):
+            self.finish("cancelled", status_reason="KeyboardInterrupt: interrupted by the user")
+        else:
+            self.finish("failed", status_reason=f"{type(exc).__name__}: {exc}")
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id} {self.status}>"
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    # A run that was never finished: send or spool what it logged (the stale check ends it later).
+    for session in list(_LIVE):
+        if not session._closed:
+            session._writer.flush(5.0)
+
+
+def _resume(transport: Transport, resume: str) -> dict[str, Any]:
+    if _UUID.match(str(resume)):
+        rows = transport.select("training_sessions", filters={"id": str(resume)}, limit=1)
+    else:
+        rows = transport.select(
+            "training_sessions",
+            filters={"session_name": str(resume)},
+            order=[("created_at", True)],
+            limit=1,
+        )
+    if not rows:
+        raise NotFoundError(
+            f"resume does not match any training session (got {resume!r})",
+            sqlstate="MT005",
+            field="resume",
+        )
+    row = rows[0]
+    if row["status"] in _TERMINAL:
+        raise InvalidTransitionError(
+            f"status is already {row['status']}: session {row['id']} cannot be resumed",
+            sqlstate="MT004",
+            field="status",
+        )
+    return row
+
+
+def start_session(
+    session_name: str | None = None,
+    *,
+    model_type: str | None = None,
+    epochs: int | None = None,
+    dataset_name: str | None = None,
+    dataset_size: int | None = None,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
+    img_size: int | None = None,
+    config: Mapping[str, Any] | None = None,
+    hardware_info: Mapping[str, Any] | None = None,
+    hyperparameter_run_id: str | None = None,
+    resume: str | None = None,
+    database_url: str | None = None,
+    transport: Transport | None = None,
+    heartbeat_interval: float = 10.0,
+    finish_timeout: float = 30.0,
+    flush_interval: float = 0.2,
+    spool_dir: str | Path | None = None,
+) -> Session:
+    """Start a training session (status running), or continue one with ``resume=<id or name>``.
+
+    The backend is ``transport=``, else ``database_url=``, else the environment (see
+    :func:`mltrack_sdk.connect.resolve_transport`). When the backend cannot be reached the run
+    still starts: everything is spooled locally (a :class:`MltrackWarning` says so) and sent later.
+
+    Example::
+
+        run = start_session("YOLOv8n v1", model_type="yolov8n", epochs=100, batch_size=16)
+        run.log_epoch(0, box_loss=1.4)
+        run.finish()
+    """
+    owns = transport is None
+    backend = resolve_transport(database_url=database_url, transport=transport)
+    spool = Spool(Path(spool_dir) if spool_dir is not None else None)
+    notes: list[str] = []
+    offline = False
+    try:
+        if resume is not None:
+            row = _resume(backend, resume)
+            session_id, planned = str(row["id"]), int(row["epochs"])
+        else:
+            session_id = str(uuid.uuid4())
+            planned = checks.check_positive_int("epochs", epochs, required=True) or 0
+            args: dict[str, Any] = {
+                "session_name": checks.check_name("session_name", session_name, 200),
+                "model_type": checks.check_name("model_type", model_type, 100),
+                "epochs": planned,
+                "dataset_name": checks.check_text("dataset_name", dataset_name, 200),
+                "dataset_size": checks.check_count("dataset_size", dataset_size),
+                "batch_size": checks.check_positive_int("batch_size", batch_size),
+                "learning_rate": checks.check_positive("learning_rate", learning_rate),
+                "img_size": checks.check_positive_int("img_size", img_size),
+                "config": checks.check_json_object("config", config, 65536),
+                "hardware_info": checks.check_json_object("hardware_info", hardware_info, 16384),
+                "hyperparameter_run_id": hyperparameter_run_id,
+                "session_id": session_id,
+            }
+            args = {k: v for k, v in args.items() if v is not None}
+            try:
+                backend.rpc("start_session", args)
+            except TransportUnavailable as exc:
+                offline, reason = True, exc.message
+            except DatabaseError as exc:
+                if is_permanent(exc):
+                    raise
+                offline, reason = True, exc.message
+            if offline:
+                spool.append(session_id, [{"function": "start_session", "args": args}])
+                notes.append(
+                    f"backend unavailable ({reason}); session {session_id} starts offline and is"
+                    " kept"
+                    f" in {spool.path(session_id)} until the backend is back (or `mltrack sync`)"
+                )
+    except BaseException:
+        if owns:
+            backend.close()
+        raise
+    session = Session(
+        session_id,
+        planned,
+        backend,
+        owns_transport=owns,
+        spool=spool,
+        offline=offline,
+        heartbeat_interval=heartbeat_interval,
+        finish_timeout=finish_timeout,
+        flush_interval=flush_interval,
+        notes=notes,
+    )
+    session._emit_notes()
+    return session

@@ -1,0 +1,49 @@
+"""The interface both transports implement.
+
+Every write is a call of one of the SQL API functions (``rpc``), every read a query of a table or
+view (``select``). The two transports behave identically from the caller's side; errors the
+database reports become :func:`mltrack_sdk.errors.database_error` exceptions, and trouble reaching
+the backend becomes :class:`TransportUnavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from mltrack_sdk.errors import MltrackError
+
+
+class TransportUnavailable(MltrackError):
+    """The backend cannot be reached right now; the request may succeed later."""
+
+
+class Transport(Protocol):
+    """What the SDK needs from a backend."""
+
+    #: "postgres" or "supabase".
+    name: str
+
+    def rpc(self, function: str, args: Mapping[str, Any]) -> Any:
+        """Call SQL API ``function`` with named ``args``.
+
+        Returns a dict for a function returning one row, a list for ``setof``, a scalar otherwise
+        (JSON-like values: uuids and timestamps may come back as ``str`` or native types).
+        """
+        ...
+
+    def select(
+        self,
+        relation: str,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of a table or view. ``filters`` are equalities (a list value means IN);
+        ``order`` is ``(column, descending)`` pairs."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,217 @@
+"""The direct transport: psycopg 3 to Postgres (or a Supabase pooler URL).
+
+Each SQL API call is one statement, ``select * from public.<fn>(name => $1::type, ...)``; a batch
+of epochs is one ``log_epochs`` call with a JSON array, so one round trip. Argument types come from
+``pg_proc`` (read once per function), so JSON documents are sent as ``jsonb`` and arrays as arrays.
+
+Driver errors are translated in :meth:`PostgresTransport._translate` only: a lost or refused
+connection becomes :class:`TransportUnavailable`, anything the database reports becomes
+:meth:`DatabaseError.from_driver`. One connection, guarded by a lock, serves every thread (the
+background writer and the heartbeat).
+
+Example::
+
+    t = PostgresTransport("postgresql://postgres@localhost/postgres")
+    row = t.rpc("start_session", {"session_name": "run", "model_type": "yolov8n", "epochs": 3})
+    t.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from mltrack_sdk.errors import DatabaseError
+from mltrack_sdk.transports.base import TransportUnavailable
+
+#: SQLSTATE classes that mean "the server went away or is not accepting work right now".
+_UNAVAILABLE_CLASSES = ("08", "57", "53", "58")
+
+
+@dataclass(frozen=True)
+class _Signature:
+    arg_types: dict[str, str]
+    returns_set: bool
+    returns_row: bool
+
+
+class PostgresTransport:
+    """Calls the SQL API over psycopg 3. Thread-safe."""
+
+    name = "postgres"
+
+    def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self._conn: psycopg.Connection[dict[str, Any]] | None = None
+        self._lock = threading.Lock()
+        self._signatures: dict[str, _Signature] = {}
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _connection(self) -> psycopg.Connection[dict[str, Any]]:
+        conn = self._conn
+        if conn is None or conn.closed or conn.broken:
+            self._conn = None
+            conn = psycopg.connect(
+                self.url,
+                autocommit=True,
+                row_factory=dict_row,
+                connect_timeout=max(1, round(self.connect_timeout)),
+                application_name="mltrack_sdk",
+            )
+            self._conn = conn
+        return conn
+
+    def _translate(self, exc: psycopg.Error) -> Exception:
+        """The one place where driver errors become mltrack errors."""
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        lost = isinstance(exc, psycopg.InterfaceError) or (
+            isinstance(exc, psycopg.OperationalError)
+            and (not sqlstate or sqlstate[:2] in _UNAVAILABLE_CLASSES)
+        )
+        if lost or (self._conn is not None and (self._conn.closed or self._conn.broken)):
+            self._discard()
+        if lost:
+            return TransportUnavailable(f"cannot reach the database: {' '.join(str(exc).split())}")
+        return DatabaseError.from_driver(exc)
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except psycopg.Error:
+                return  # a broken socket: nothing left to release
+
+    def _execute(
+        self, query: sql.Composed | sql.SQL, params: Sequence[Any]
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            try:
+                cur = self._connection().execute(query, params)
+                return cur.fetchall() if cur.description is not None else []
+            except psycopg.Error as exc:
+                raise self._translate(exc) from exc
+
+    # -- the protocol -----------------------------------------------------------------------
+
+    def _signature(self, function: str) -> _Signature:
+        found = self._signatures.get(function)
+        if found is not None:
+            return found
+        rows = self._execute(
+            sql.SQL(
+                "select p.proretset, t.typtype = 'c' as returns_row, p.proargnames,"
+                " array(select format_type(a, null) from unnest(p.proargtypes) a) as arg_types"
+                " from pg_proc p join pg_type t on t.oid = p.prorettype"
+                " where p.pronamespace = 'public'::regnamespace and p.proname = %s"
+            ),
+            (function,),
+        )
+        if len(rows) != 1:
+            raise DatabaseError(
+                f"{function}() is not a function of the mltrack SQL API"
+                " (are the migrations applied?)",
+                sqlstate="42883",
+            )
+        row = rows[0]
+        names = row["proargnames"] or []
+        found = _Signature(
+            dict(zip(names, row["arg_types"], strict=False)),
+            bool(row["proretset"]),
+            bool(row["returns_row"]),
+        )
+        self._signatures[function] = found
+        return found
+
+    def rpc(self, function: str, args: Mapping[str, Any]) -> Any:
+        """Call ``public.<function>`` with named arguments (see the Transport protocol)."""
+        signature = self._signature(function)
+        parts: list[sql.Composable] = []
+        params: list[Any] = []
+        for key, value in args.items():
+            type_name = signature.arg_types.get(key)
+            if type_name is None:
+                raise DatabaseError(
+                    f"{function}() has no argument {key!r}", sqlstate="42883", field=key
+                )
+            if type_name in ("jsonb", "json") and value is not None:
+                value = json.dumps(value, allow_nan=True, separators=(",", ":"))
+            parts.append(
+                sql.SQL("{} => {}::{}").format(
+                    sql.Identifier(key), sql.Placeholder(), sql.SQL(type_name)
+                )
+            )
+            params.append(value)
+        query = sql.SQL("select * from public.{}({})").format(
+            sql.Identifier(function), sql.SQL(", ").join(parts)
+        )
+        rows = self._execute(query, params)
+        if signature.returns_row and not signature.returns_set:
+            return rows[0] if rows else None
+        if signature.returns_set:
+            return [r if signature.returns_row else next(iter(r.values())) for r in rows]
+        return next(iter(rows[0].values())) if rows else None
+
+    def select(
+        self,
+        relation: str,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of ``public.<relation>`` (see the Transport protocol)."""
+        query: sql.Composed = sql.SQL("select * from public.{}").format(sql.Identifier(relation))
+        params: list[Any] = []
+        if filters:
+            conditions = []
+            for column, value in filters.items():
+                if isinstance(value, (list, tuple)):
+                    conditions.append(
+                        sql.SQL("{} = any({})").format(sql.Identifier(column), sql.Placeholder())
+                    )
+                    params.append(list(value))
+                else:
+                    conditions.append(
+                        sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder())
+                    )
+                    params.append(value)
+            query += sql.SQL(" where ") + sql.SQL(" and ").join(conditions)
+        if order:
+            query += sql.SQL(" order by ") + sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL("desc" if d else "asc"))
+                for c, d in order
+            )
+        if limit is not None:
+            query += sql.SQL(" limit {}").format(sql.Literal(int(limit)))
+        return self._execute(query, params)
+
+    def close(self) -> None:
+        """Close the connection (a later call opens a new one).
+
+        A call in flight on another thread is cancelled first (it then fails with
+        :class:`TransportUnavailable`), so closing never waits on a hanging database.
+        """
+        if not self._lock.acquire(timeout=0.5):
+            conn = self._conn
+            if conn is not None:
+                # When the server is gone the call in flight fails on its own.
+                with contextlib.suppress(psycopg.Error):
+                    conn.cancel_safe(timeout=1.0)
+            if not self._lock.acquire(timeout=1.0):
+                # Still stuck (e.g. connecting): that thread discards its own connection.
+                return
+        try:
+            self._discard()
+        finally:
+            self._lock.release()

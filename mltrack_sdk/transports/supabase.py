@@ -1,0 +1,166 @@
+"""The Supabase transport: SQL API calls and reads over PostgREST, with supabase-py.
+
+``rpc`` is ``POST /rest/v1/rpc/<function>`` with the named arguments as a JSON object, ``select``
+is ``GET /rest/v1/<relation>`` - the same SQL functions and views the Postgres transport uses, so
+RLS and validation are the database's either way. supabase-py is imported only when a transport is
+made, so ``import mltrack_sdk`` works without the ``supabase`` extra::
+
+    transport = SupabaseTransport("https://xyz.supabase.co", service_role_key)
+    session = transport.rpc("start_session", {"session_name": "run", "model_type": "yolov8n"})
+    rows = transport.select("training_sessions", filters={"id": session["id"]})
+    transport.close()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from mltrack_sdk.errors import MltrackError, database_error
+from mltrack_sdk.transports.base import TransportUnavailable
+
+if TYPE_CHECKING:
+    from postgrest.exceptions import APIError
+    from supabase import Client
+
+#: PostgREST's own codes for "cannot reach / wait for the database" (PGRST000-PGRST003).
+_UNAVAILABLE_CODES = frozenset({"PGRST000", "PGRST001", "PGRST002", "PGRST003"})
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with uuids, datetimes and decimals as JSON types (PostgREST casts them back)."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def api_error(exc: APIError) -> MltrackError:
+    """The mltrack exception for a PostgREST error (the one place they are translated).
+
+    Our SQL errors name the field in the error's ``column`` diagnostic, which PostgREST does not
+    relay; their message starts with the field name, so it is read from there for MT codes.
+    Gateway and PostgREST connection errors mean the backend is unreachable, not a refusal.
+    """
+    code = exc.code or None
+    message = " ".join(str(exc.message or exc).split())
+    if code in _UNAVAILABLE_CODES or (
+        code is not None and len(code) == 3 and code.isdigit() and int(code) >= 500
+    ):
+        return TransportUnavailable(f"Supabase is unavailable: {message} ({code})")
+    field = None
+    if code and code.startswith("MT") and message:
+        first = message.split(maxsplit=1)[0].rstrip(":,.")
+        field = first if first.replace("_", "").isalnum() else None
+    details = exc.details
+    detail = details if isinstance(details, str) or details is None else json.dumps(details)
+    return database_error(code, message, hint=exc.hint or None, detail=detail, field=field)
+
+
+class SupabaseTransport:
+    """Calls the SQL API of a Supabase project through PostgREST.
+
+    ``key`` is the project's API key (``service_role`` for a training machine, ``anon`` for a
+    signed-in user together with ``access_token``, the user's JWT). ``timeout`` bounds each HTTP
+    request; PostgREST's own retries are off because the SDK's writer retries and spools.
+    """
+
+    name = "supabase"
+
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        *,
+        access_token: str | None = None,
+        schema: str = "public",
+        timeout: float = 30.0,
+    ) -> None:
+        try:
+            import httpx
+            from supabase import create_client
+            from supabase.lib.client_options import SyncClientOptions
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise MltrackError(
+                "the Supabase transport needs supabase-py: pip install 'mltrack[supabase]'"
+            ) from exc
+        # Our own httpx client: the timeout is set on it (postgrest-py deprecates its own), and
+        # close() knows what to close.
+        self._http = httpx.Client(timeout=timeout, follow_redirects=True)
+        options = SyncClientOptions(
+            schema=schema,
+            httpx_client=self._http,
+            postgrest_client_retry=False,
+            auto_refresh_token=False,
+            persist_session=False,
+        )
+        if access_token:
+            options.headers["Authorization"] = f"Bearer {access_token}"
+        self.url = url
+        self._client: Client = create_client(url, key, options=options)
+
+    def _execute(self, request: Any) -> Any:
+        import httpx
+        from postgrest.exceptions import APIError
+
+        try:
+            return request.execute().data
+        except APIError as exc:
+            raise api_error(exc) from exc
+        except httpx.TransportError as exc:
+            raise TransportUnavailable(f"cannot reach Supabase at {self.url}: {exc}") from exc
+
+    def rpc(self, function: str, args: Mapping[str, Any]) -> Any:
+        """Call SQL API ``function`` with named ``args`` (``POST /rest/v1/rpc/<function>``).
+
+        A function returning one row gives a dict, ``setof`` a list, a scalar function its value::
+
+            n = transport.rpc("log_epochs", {"session_id": sid, "metrics": [{"epoch": 0}]})
+        """
+        return self._execute(self._client.rpc(function, jsonable(dict(args))))
+
+    def select(
+        self,
+        relation: str,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of a table or view; ``filters`` are equalities (a list or tuple value means IN)::
+
+        transport.select("training_metrics", filters={"session_id": sid},
+                         order=[("epoch", False)], limit=100)
+        """
+        query: Any = self._client.table(relation).select("*")
+        for column, value in (filters or {}).items():
+            if isinstance(value, list | tuple | set | frozenset):
+                query = query.in_(column, [jsonable(v) for v in value])
+            elif value is None:
+                query = query.is_(column, "null")
+            else:
+                query = query.eq(column, jsonable(value))
+        for column, descending in order:
+            query = query.order(column, desc=descending)
+        if limit is not None:
+            query = query.limit(limit)
+        data = self._execute(query)
+        return list(data or [])
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._http.close()
+
+
+__all__ = ["SupabaseTransport", "api_error", "jsonable"]

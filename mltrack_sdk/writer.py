@@ -1,0 +1,277 @@
+"""The background threads of a session: the writer (queue -> batches -> SQL API) and the heartbeat.
+
+The training thread only puts items on a :class:`queue.SimpleQueue`: an epoch row (a ``dict``), a
+call (``_Call``) or a flush marker (``threading.Event``). The writer sends epoch rows as
+``log_epochs`` batches of up to ``max_batch`` rows, waiting at most ``flush_interval`` seconds for a
+batch to fill, and other calls in the order they were made.
+
+When the backend cannot be reached (or fails transiently) the writer goes *offline*: every call is
+appended to the durable spool instead, in order, and the spool is replayed with backoff until it
+is empty. A call the database rejects for good goes to the dead-letter file. Neither thread ever
+raises into training: they leave notes that the session turns into warnings on the training
+thread (a warning raised in a background thread would be lost, or fatal under ``-W error``).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mltrack_sdk.errors import DatabaseError, is_permanent
+from mltrack_sdk.spool import Spool, merge_rows
+from mltrack_sdk.transports.base import Transport, TransportUnavailable
+
+log = logging.getLogger("mltrack_sdk")
+
+_MIN_BACKOFF = 0.2
+_MAX_BACKOFF = 5.0
+
+
+@dataclass(frozen=True)
+class _Call:
+    function: str
+    args: dict[str, Any]
+
+
+_STOP = object()
+
+
+class Writer(threading.Thread):
+    """Sends one session's queued writes; see the module docstring."""
+
+    def __init__(
+        self,
+        session_id: str,
+        transport: Transport,
+        spool: Spool,
+        note: Callable[[str], None],
+        *,
+        offline: bool = False,
+        flush_interval: float = 0.2,
+        max_batch: int = 1000,
+        replay_others: bool = True,
+    ) -> None:
+        super().__init__(name=f"mltrack-writer-{session_id[:8]}", daemon=True)
+        self.session_id = session_id
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._transport = transport
+        self._spool = spool
+        self._note = note
+        self.offline = offline
+        self._flush_interval = flush_interval
+        self._max_batch = max_batch
+        self._replay_others = replay_others
+        self._backoff = _MIN_BACKOFF
+        self._retry_at = time.monotonic() if offline else float("inf")
+        #: Set by the session when finish() gave up waiting: the writer stops sending.
+        self.abandoned = False
+
+    # -- called from the training thread ----------------------------------------------------
+
+    def call(self, function: str, args: dict[str, Any]) -> None:
+        self.queue.put(_Call(function, args))
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued so far is sent or spooled; False on timeout."""
+        done = threading.Event()
+        self.queue.put(done)
+        return done.wait(timeout)
+
+    def stop(self) -> None:
+        self.queue.put(_STOP)
+
+    def drain_to_spool(self) -> int:
+        """Spool what is still queued (after finish() timed out); returns the number of calls."""
+        rows: list[dict[str, Any]] = []
+        calls: list[dict[str, Any]] = []
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if type(item) is dict:
+                rows.append(item)
+            elif isinstance(item, _Call):
+                if rows:
+                    calls.append(self._epochs_call(rows))
+                    rows = []
+                calls.append({"function": item.function, "args": item.args})
+            elif isinstance(item, threading.Event):
+                item.set()
+        if rows:
+            calls.append(self._epochs_call(rows))
+        self._spool.append(self.session_id, calls)
+        return len(calls)
+
+    # -- the thread -------------------------------------------------------------------------
+
+    def _epochs_call(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "function": "log_epochs",
+            "args": {"session_id": self.session_id, "metrics": merge_rows(rows)},
+        }
+
+    def run(self) -> None:
+        if self._replay_others:
+            self._replay_other_sessions()
+        rows: list[dict[str, Any]] = []
+        deadline = float("inf")
+        while True:
+            now = time.monotonic()
+            timeout = min(deadline, self._retry_at) - now
+            try:
+                item = (
+                    self.queue.get(timeout=max(0.0, timeout)) if timeout < 1e9 else self.queue.get()
+                )
+            except queue.Empty:
+                item = None
+            if self.abandoned:
+                # finish() gave up waiting and spooled the queue; keep the batch in hand too.
+                held = [*([self._epochs_call(rows)] if rows else [])]
+                if isinstance(item, _Call):
+                    held.append({"function": item.function, "args": item.args})
+                elif type(item) is dict:
+                    held.append(self._epochs_call([item]))
+                self._spool.append(self.session_id, held)
+                return
+            if type(item) is dict:
+                rows.append(item)
+                if len(rows) == 1:
+                    deadline = time.monotonic() + self._flush_interval
+                if len(rows) < self._max_batch and time.monotonic() < deadline:
+                    continue
+                self._send_rows(rows)
+                rows, deadline = [], float("inf")
+                continue
+            if item is None:  # a timeout: the batch is due, or a retry
+                if rows and time.monotonic() >= deadline:
+                    self._send_rows(rows)
+                    rows, deadline = [], float("inf")
+                if self.offline and time.monotonic() >= self._retry_at:
+                    self._retry()
+                continue
+            # A call, a flush marker or stop: everything before it goes first.
+            if rows:
+                self._send_rows(rows)
+                rows, deadline = [], float("inf")
+            if isinstance(item, _Call):
+                self._send({"function": item.function, "args": item.args})
+            elif isinstance(item, threading.Event):
+                if self.offline:
+                    self._retry()
+                item.set()
+            elif item is _STOP:
+                return
+
+    def _send_rows(self, rows: list[dict[str, Any]]) -> None:
+        self._send(self._epochs_call(rows))
+
+    def _send(self, call: dict[str, Any]) -> None:
+        if self.offline:
+            self._spool.append(self.session_id, [call])
+            return
+        try:
+            self._transport.rpc(call["function"], call["args"])
+        except TransportUnavailable as exc:
+            self._go_offline(call, exc.message)
+        except DatabaseError as exc:
+            if is_permanent(exc):
+                self._dead_letter(call, exc.message, exc.sqlstate)
+            else:
+                self._go_offline(call, exc.message)
+        except Exception as exc:  # a bug or unencodable value must not kill the writer
+            log.exception("mltrack writer: %s() failed", call["function"])
+            self._dead_letter(call, f"{type(exc).__name__}: {exc}", None)
+
+    def _dead_letter(self, call: dict[str, Any], message: str, sqlstate: str | None) -> None:
+        self._spool.dead_letter(call, message, sqlstate)
+        self._note(
+            f"the database rejected {call['function']}() of session {self.session_id}: {message}"
+            f" (kept in {self._spool.dead_letter_path})"
+        )
+
+    def _go_offline(self, call: dict[str, Any], reason: str) -> None:
+        self._spool.append(self.session_id, [call])
+        self.offline = True
+        self._backoff = _MIN_BACKOFF
+        self._retry_at = time.monotonic() + self._backoff
+        if self.abandoned:
+            return  # finish() gave up on the backend and reports what is spooled
+        self._note(
+            f"backend unavailable ({reason}); logging continues into the spool"
+            f" {self._spool.path(self.session_id)} and is sent when it is back"
+            " (or by `mltrack sync`)"
+        )
+
+    def _retry(self) -> None:
+        try:
+            result = self._spool.replay(self._transport, self.session_id)
+        except (TransportUnavailable, DatabaseError) as exc:
+            self._backoff = min(self._backoff * 2, _MAX_BACKOFF)
+            self._retry_at = time.monotonic() + self._backoff
+            log.info("mltrack writer: backend still unavailable (%s)", exc)
+            return
+        self.offline = False
+        self._retry_at = float("inf")
+        log.info("mltrack writer: back online, replayed %d spooled call(s)", result.sent)
+        for message in result.errors or []:
+            self._note(
+                f"the database rejected a spooled call of session {self.session_id}: {message}"
+            )
+
+    def _replay_other_sessions(self) -> None:
+        """Send what earlier runs spooled (a crash, an outage that outlasted them)."""
+        try:
+            result = self._spool.replay_all(self._transport, skip={self.session_id})
+        except (TransportUnavailable, DatabaseError) as exc:
+            log.info("mltrack writer: spooled calls of earlier runs not sent yet (%s)", exc)
+            return
+        except OSError as exc:
+            self._note(f"cannot read the spool {self._spool.root}: {exc}")
+            return
+        if result.sent:
+            log.info("mltrack writer: sent %d call(s) spooled by earlier runs", result.sent)
+
+
+class Heartbeat(threading.Thread):
+    """Calls ``heartbeat(session_id)`` every ``interval`` seconds; its answer sets
+    stop_requested."""
+
+    def __init__(
+        self,
+        session_id: str,
+        transport: Transport,
+        interval: float,
+        on_stop: Callable[[], None],
+        is_offline: Callable[[], bool],
+    ) -> None:
+        super().__init__(name=f"mltrack-heartbeat-{session_id[:8]}", daemon=True)
+        self.session_id = session_id
+        self._transport = transport
+        self._interval = interval
+        self._on_stop = on_stop
+        self._is_offline = is_offline
+        self.stopped = threading.Event()
+
+    def beat(self) -> bool | None:
+        """One heartbeat; None when it could not be delivered (the writer reports outages)."""
+        if self._is_offline():
+            return None  # the session may not even exist in the database yet
+        try:
+            stop = bool(self._transport.rpc("heartbeat", {"session_id": self.session_id}))
+        except (TransportUnavailable, DatabaseError) as exc:
+            log.info("mltrack heartbeat of %s not delivered: %s", self.session_id, exc)
+            return None
+        if stop:
+            self._on_stop()
+        return stop
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.beat()
+            self.stopped.wait(self._interval)
