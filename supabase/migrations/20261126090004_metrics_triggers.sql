@@ -13,6 +13,12 @@ declare
   bad record;
   notified integer;
 begin
+  -- INSERT ... ON CONFLICT DO UPDATE fires the AFTER UPDATE statement trigger too, with an empty
+  -- transition table when every row was new: nothing to do then.
+  if not exists (select from new_rows) then
+    return null;
+  end if;
+
   -- epoch must lie within [0, epochs] of its session: a rule across two tables, checked once per
   -- statement here. (Ultralytics reports a final evaluation as epoch == epochs.)
   select n.epoch, s.epochs into bad

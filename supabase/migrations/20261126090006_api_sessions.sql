@@ -184,8 +184,7 @@ begin
   perform mltrack_internal.check_batch('metrics', log_epochs.metrics,
     '{box_loss,cls_loss,dfl_loss,total_loss,val_box_loss,val_cls_loss,val_dfl_loss,precision,recall,map50,map50_95,learning_rate,epoch_time_seconds,gpu_memory_mb}',
     '{epoch}', '{}', 10000);
-  if exists (select from jsonb_array_elements(log_epochs.metrics) e(elem) where e.elem -> 'epoch' is null
-             or e.elem -> 'epoch' = 'null') then
+  if jsonb_path_exists(log_epochs.metrics, '$[*] ? (!exists(@.epoch) || @.epoch == null)') then
     perform mltrack_internal.reject('MT002', 'epoch', 'is required in every row of metrics');
   end if;
   insert into public.training_metrics as m (
