@@ -1,8 +1,8 @@
 -- Live updates. On Supabase the tables the UI watches join the `supabase_realtime` publication
 -- (postgres_changes); the notify triggers serve direct LISTEN mltrack_changes clients everywhere.
--- Sessions carry full old rows, so an UPDATE event shows what changed.
-
-alter table public.training_sessions replica identity full;
+-- Replica identities stay the primary keys: with REPLICA IDENTITY FULL, Postgres 18 refuses
+-- every UPDATE of a table whose stored generated column (duration_seconds) the publication does
+-- not publish. UPDATE events still carry the whole new row.
 
 do $realtime$
 declare

@@ -160,7 +160,7 @@ select is(
         'training_sessions', 'validation_results'],
   'every table is in the supabase_realtime publication');
 select is((select relreplident::text from pg_class where oid = 'public.training_sessions'::regclass),
-  'f', 'training_sessions has replica identity full (UPDATE events carry old rows)');
+  'd', 'training_sessions keeps its primary key as replica identity (FULL breaks updates on Postgres 18)');
 
 -- The triggers that carry the logic.
 select triggers_are('public', 'training_sessions', array['training_sessions_updated_at',
