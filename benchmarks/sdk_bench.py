@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -48,8 +47,11 @@ import psycopg  # noqa: E402
 
 import mltrack_sdk as mlt  # noqa: E402
 from mltrack_sdk.migrate import migrate  # noqa: E402
+from mltrack_sdk.testing.postgres import DEBIAN_PG_BIN, TempPostgres  # noqa: E402
 
-DEFAULT_PG_BIN = Path("/usr/lib/postgresql/15/bin")
+DEFAULT_PG_BIN = DEBIAN_PG_BIN
+# Raised for the bulk load; durability stays at Postgres' defaults.
+SERVER_SETTINGS = {"shared_buffers": "'512MB'", "max_wal_size": "'4GB'"}
 FORBIDDEN_IMPORTS = ("torch", "streamlit", "supabase")
 METRIC_COLUMNS = (
     "box_loss",
@@ -65,53 +67,6 @@ METRIC_COLUMNS = (
     "map50_95",
     "learning_rate",
 )
-
-
-def _as_user(cmd: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return cmd
-    return ["runuser", "-u", "postgres", "--", *cmd]
-
-
-class Server:
-    """A throwaway Postgres on a Unix socket in a temp dir."""
-
-    def __init__(self, bin_dir: Path) -> None:
-        self.bin_dir = bin_dir
-        self.root = Path(tempfile.mkdtemp(prefix="mltrack-sdkbench-"))
-        if os.geteuid() == 0:
-            shutil.chown(self.root, user="postgres", group="postgres")
-        self.data = self.root / "data"
-        self._run(
-            "initdb",
-            "-D",
-            str(self.data),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-        )
-        with (self.data / "postgresql.conf").open("a") as f:
-            f.write(
-                f"listen_addresses = ''\nunix_socket_directories = '{self.root}'\n"
-                "shared_buffers = '512MB'\nmax_wal_size = '4GB'\n"
-            )
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "start")
-        self.url = f"postgresql://postgres@/postgres?host={self.root}"
-
-    def _run(self, exe: str, *args: str) -> None:
-        subprocess.run(
-            _as_user([str(self.bin_dir / exe), *args]),
-            check=True,
-            capture_output=True,
-            cwd=self.root,
-        )
-
-    def close(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def epoch_metrics(epoch: int, epochs: int) -> dict[str, float]:
@@ -274,8 +229,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.quick:
         args.calls, args.rows, args.import_runs = 5_000, 20_000, 3
     os.environ.setdefault("MLTRACK_HOME", tempfile.mkdtemp(prefix="mltrack-sdkbench-home-"))
-    server = None if args.database_url else Server(args.pg_bin)
-    url = args.database_url or server.url  # type: ignore[union-attr]
+    server = (
+        None
+        if args.database_url
+        else TempPostgres(args.pg_bin, prefix="mltrack-sdkbench-", settings=SERVER_SETTINGS)
+    )
+    url = args.database_url or server.admin_url  # type: ignore[union-attr]
     try:
         migrate(url)
         report = {

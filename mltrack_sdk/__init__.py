@@ -35,7 +35,8 @@ from mltrack_sdk.errors import (
     SessionClosedError,
     ValueTooLargeError,
 )
-from mltrack_sdk.session import Session, start_session
+from mltrack_sdk.session import Session
+from mltrack_sdk.session_start import start_session
 
 if TYPE_CHECKING:
     from mltrack_sdk.client import Client

@@ -1,4 +1,4 @@
-"""A training run: ``start_session()`` and the :class:`Session` it returns.
+"""A training run: the :class:`Session` that ``start_session()`` returns.
 
 Example::
 
@@ -14,43 +14,34 @@ Example::
 The log calls check their input on the calling thread (a mistake raises a typed error at once)
 and only enqueue; the background writer sends, or spools when the backend is away. Trouble with
 the backend is reported as :class:`~mltrack_sdk.errors.MltrackWarning`, never raised.
+Starting (or resuming) a run is :mod:`mltrack_sdk.session_start`'s part.
 """
 
 from __future__ import annotations
 
 import atexit
-import re
 import threading
 import uuid
 import warnings
 import weakref
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from mltrack_sdk import checks
-from mltrack_sdk.connect import resolve_transport
-from mltrack_sdk.errors import (
-    DatabaseError,
-    InvalidTransitionError,
-    MltrackWarning,
-    NotFoundError,
-    SessionClosedError,
-    is_permanent,
-)
+from mltrack_sdk.errors import MltrackWarning, SessionClosedError
 from mltrack_sdk.spool import Spool
-from mltrack_sdk.transports.base import Transport, TransportUnavailable
+from mltrack_sdk.transports.base import Transport
 from mltrack_sdk.writer import Heartbeat, Writer
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
-_TERMINAL = ("completed", "failed", "cancelled")
+#: The statuses a run ends in (``finish(status)``); a run in one of them cannot be resumed.
+TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 _FINALS = ("final_map50", "final_map50_95", "final_precision", "final_recall")
 _LIVE: weakref.WeakSet[Session] = weakref.WeakSet()
 
 
 class Session:
-    """A running training session; made by :func:`start_session`.
+    """A running training session; made by :func:`~mltrack_sdk.session_start.start_session`.
 
     ``id`` is the session's uuid (as text), ``epochs`` its planned epochs.
     """
@@ -227,7 +218,7 @@ class Session:
 
             run.finish("completed", final_map50=0.91, model_path="runs/best.pt")
         """
-        checks.check_choice("status", status, _TERMINAL)
+        checks.check_choice("status", status, TERMINAL_STATUSES)
         args: dict[str, Any] = {"session_id": self.id, "status": status}
         for key in _FINALS:
             if key in finals:
@@ -304,124 +295,3 @@ def _flush_at_exit() -> None:
     for session in list(_LIVE):
         if not session._closed:
             session._writer.flush(5.0)
-
-
-def _resume(transport: Transport, resume: str) -> dict[str, Any]:
-    if _UUID.match(str(resume)):
-        rows = transport.select("training_sessions", filters={"id": str(resume)}, limit=1)
-    else:
-        rows = transport.select(
-            "training_sessions",
-            filters={"session_name": str(resume)},
-            order=[("created_at", True)],
-            limit=1,
-        )
-    if not rows:
-        raise NotFoundError(
-            f"resume does not match any training session (got {resume!r})",
-            sqlstate="MT005",
-            field="resume",
-        )
-    row = rows[0]
-    if row["status"] in _TERMINAL:
-        raise InvalidTransitionError(
-            f"status is already {row['status']}: session {row['id']} cannot be resumed",
-            sqlstate="MT004",
-            field="status",
-        )
-    return row
-
-
-def start_session(
-    session_name: str | None = None,
-    *,
-    model_type: str | None = None,
-    epochs: int | None = None,
-    dataset_name: str | None = None,
-    dataset_size: int | None = None,
-    batch_size: int | None = None,
-    learning_rate: float | None = None,
-    img_size: int | None = None,
-    config: Mapping[str, Any] | None = None,
-    hardware_info: Mapping[str, Any] | None = None,
-    hyperparameter_run_id: str | None = None,
-    resume: str | None = None,
-    database_url: str | None = None,
-    transport: Transport | None = None,
-    heartbeat_interval: float = 10.0,
-    finish_timeout: float = 30.0,
-    flush_interval: float = 0.2,
-    spool_dir: str | Path | None = None,
-) -> Session:
-    """Start a training session (status running), or continue one with ``resume=<id or name>``.
-
-    The backend is ``transport=``, else ``database_url=``, else the environment (see
-    :func:`mltrack_sdk.connect.resolve_transport`). When the backend cannot be reached the run
-    still starts: everything is spooled locally (a :class:`MltrackWarning` says so) and sent later.
-
-    Example::
-
-        run = start_session("YOLOv8n v1", model_type="yolov8n", epochs=100, batch_size=16)
-        run.log_epoch(0, box_loss=1.4)
-        run.finish()
-    """
-    owns = transport is None
-    backend = resolve_transport(database_url=database_url, transport=transport)
-    spool = Spool(Path(spool_dir) if spool_dir is not None else None)
-    notes: list[str] = []
-    offline = False
-    try:
-        if resume is not None:
-            row = _resume(backend, resume)
-            session_id, planned = str(row["id"]), int(row["epochs"])
-        else:
-            session_id = str(uuid.uuid4())
-            planned = checks.check_positive_int("epochs", epochs, required=True) or 0
-            args: dict[str, Any] = {
-                "session_name": checks.check_name("session_name", session_name, 200),
-                "model_type": checks.check_name("model_type", model_type, 100),
-                "epochs": planned,
-                "dataset_name": checks.check_text("dataset_name", dataset_name, 200),
-                "dataset_size": checks.check_count("dataset_size", dataset_size),
-                "batch_size": checks.check_positive_int("batch_size", batch_size),
-                "learning_rate": checks.check_positive("learning_rate", learning_rate),
-                "img_size": checks.check_positive_int("img_size", img_size),
-                "config": checks.check_json_object("config", config, 65536),
-                "hardware_info": checks.check_json_object("hardware_info", hardware_info, 16384),
-                "hyperparameter_run_id": hyperparameter_run_id,
-                "session_id": session_id,
-            }
-            args = {k: v for k, v in args.items() if v is not None}
-            try:
-                backend.rpc("start_session", args)
-            except TransportUnavailable as exc:
-                offline, reason = True, exc.message
-            except DatabaseError as exc:
-                if is_permanent(exc):
-                    raise
-                offline, reason = True, exc.message
-            if offline:
-                spool.append(session_id, [{"function": "start_session", "args": args}])
-                notes.append(
-                    f"backend unavailable ({reason}); session {session_id} starts offline and is"
-                    " kept"
-                    f" in {spool.path(session_id)} until the backend is back (or `mltrack sync`)"
-                )
-    except BaseException:
-        if owns:
-            backend.close()
-        raise
-    session = Session(
-        session_id,
-        planned,
-        backend,
-        owns_transport=owns,
-        spool=spool,
-        offline=offline,
-        heartbeat_interval=heartbeat_interval,
-        finish_timeout=finish_timeout,
-        flush_interval=flush_interval,
-        notes=notes,
-    )
-    session._emit_notes()
-    return session

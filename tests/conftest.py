@@ -29,15 +29,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shlex
 import shutil
-import socket
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -47,8 +44,8 @@ from psycopg.rows import dict_row
 
 from mltrack_sdk.local import embedded_module
 from mltrack_sdk.migrate import migrate
+from mltrack_sdk.testing.postgres import DEBIAN_PG_BIN, TempPostgres, has_postgres, reap_stale
 
-DEBIAN_PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SUPABASE_IMAGE = "supabase/postgres:15.8.1.085"
 TEMPLATE_DB = "mltrack_template"
 TEST_EXTENSIONS = ("pgtap", "plpgsql_check")
@@ -84,23 +81,8 @@ class PgServer:
         """Release the server at the end of the session (nothing for an external one)."""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_user(cmd: list[str]) -> list[str]:
-    """Postgres refuses to run as root: as root, run ``cmd`` as the ``postgres`` OS user."""
-    if os.geteuid() != 0:
-        return cmd
-    if shutil.which("runuser"):
-        return ["runuser", "-u", "postgres", "--", *cmd]
-    return ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(cmd)]
-
-
-class LocalServer(PgServer):
-    """Debian's Postgres 15 in a private temp dir, as the ``postgres`` OS user when we are root.
+class LocalServer(TempPostgres, PgServer):
+    """Debian's Postgres 15 in a private temp dir (see :class:`TempPostgres`), tuned for speed.
 
     Listens on a Unix socket in the temp dir and on ``127.0.0.1:<free port>``;
     ``admin_url`` is the TCP one (the Supabase CLI takes it as is).
@@ -110,87 +92,18 @@ class LocalServer(PgServer):
     bin_dir: Path
 
     PREFIX = "mltrack-pg-"
+    SETTINGS: ClassVar[dict[str, str]] = {
+        "fsync": "off",
+        "synchronous_commit": "off",
+        "full_page_writes": "off",
+        "max_connections": "200",
+        "shared_preload_libraries": "''",
+    }
 
     def __init__(self, bin_dir: Path = DEBIAN_PG_BIN) -> None:
-        self.bin_dir: Path = bin_dir
-        self.reap_stale(bin_dir)
-        self.root = Path(tempfile.mkdtemp(prefix=self.PREFIX))
-        # Lets a later session stop this server if this process dies without cleaning up.
-        (self.root / "owner.pid").write_text(str(os.getpid()))
-        self.data = self.root / "data"
-        self.socket_dir = self.root
-        self.port = _free_port()
-        if os.geteuid() == 0:
-            shutil.chown(self.root, user="postgres", group="postgres")
-        self._run(
-            "initdb",
-            "-D",
-            str(self.data),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        )
-        settings = {
-            "listen_addresses": "'127.0.0.1'",
-            "port": str(self.port),
-            "unix_socket_directories": f"'{self.socket_dir}'",
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
-            "max_connections": "200",
-            "shared_preload_libraries": "''",
-        }
-        with (self.data / "postgresql.conf").open("a", encoding="utf-8") as f:
-            f.writelines(f"{k} = {v}\n" for k, v in settings.items())
-        super().__init__(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
-        self.start()
-
-    @classmethod
-    def reap_stale(cls, bin_dir: Path) -> None:
-        """Stop and remove servers left by test processes that died (killed, timed out)."""
-        for root in Path(tempfile.gettempdir()).glob(cls.PREFIX + "*"):
-            try:
-                owner = int((root / "owner.pid").read_text())
-            except (OSError, ValueError):
-                continue  # not ours, or being created right now
-            try:
-                os.kill(owner, 0)
-                continue  # owner still alive
-            except ProcessLookupError:
-                pass
-            except PermissionError:
-                continue
-            if (root / "data" / "postmaster.pid").exists():
-                cmd = [str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "stop"]
-                subprocess.run(_as_user(cmd), capture_output=True, check=False, timeout=60)
-            shutil.rmtree(root, ignore_errors=True)
-
-    def _run(self, exe: str, *args: str) -> None:
-        cmd = _as_user([str(self.bin_dir / exe), *args])
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=self.root)
-        if done.returncode != 0:
-            log = self.root / "log"
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(
-                f"{exe} failed ({done.returncode}): {done.stderr}{done.stdout}\n{tail}"
-            )
-
-    def start(self) -> None:
-        """Start the server (``pg_ctl -w start``)."""
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "start")
-
-    def stop(self) -> None:
-        """Stop the server (fast shutdown: sessions are ended)."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    def close(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+        # Servers left by test processes that died (killed, timed out) go first.
+        reap_stale(self.PREFIX, bin_dir)
+        super().__init__(bin_dir, prefix=self.PREFIX, tcp=True, settings=self.SETTINGS)
 
 
 class EmbeddedServer(PgServer):
@@ -264,7 +177,7 @@ def resolve_server() -> PgServer:
         raise pytest.UsageError(f"MLTRACK_TEST_SERVER={forced!r}: use debian, docker or embedded")
     if (url := os.environ.get("MLTRACK_TEST_DATABASE_URL")) and not forced:
         return PgServer(url)
-    if forced in ("", "debian") and (DEBIAN_PG_BIN / "initdb").exists():
+    if forced in ("", "debian") and has_postgres(DEBIAN_PG_BIN):
         return LocalServer()
     if forced == "debian":
         raise pytest.UsageError(f"MLTRACK_TEST_SERVER=debian but {DEBIAN_PG_BIN} has no initdb")
@@ -288,7 +201,7 @@ def pg_server() -> Iterator[PgServer]:
 @pytest.fixture
 def pg_server_factory() -> Iterator[Callable[[], LocalServer]]:
     """Start private Debian Postgres 15 servers (e.g. to stop one mid-test); all removed after."""
-    if not (DEBIAN_PG_BIN / "initdb").exists():
+    if not has_postgres(DEBIAN_PG_BIN):
         pytest.skip(f"needs Debian's Postgres 15 in {DEBIAN_PG_BIN}")
     servers: list[LocalServer] = []
 

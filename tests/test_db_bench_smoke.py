@@ -8,11 +8,9 @@ the summary the loader wrote.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import psycopg
@@ -20,6 +18,16 @@ import pytest
 from psycopg.rows import dict_row
 
 ROOT = Path(__file__).resolve().parent.parent
+# The benchmark is a set of plain modules in benchmarks/ that import each other by name.
+if str(ROOT / "benchmarks") not in sys.path:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import db_bench  # noqa: E402
+from dbbench_catalog import dataset_specs, plan_statuses  # noqa: E402
+from dbbench_load import load_data, table_counts  # noqa: E402
+from dbbench_reads import QUERIES  # noqa: E402
+from dbbench_writes import WRITE_MODES  # noqa: E402
+
 N_SESSIONS = 50
 N_METRICS = 2_000
 
@@ -38,23 +46,6 @@ SUMMARY_COLUMNS = (
     "best_inference_ms",
     "best_fps",
 )
-
-
-def _load_module() -> ModuleType:
-    name = "mltrack_db_bench"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "db_bench.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look the module up while the class is created
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    return _load_module()
 
 
 def _replay(conn: psycopg.Connection[dict[str, Any]], sid: Any, chunk: int = 7) -> Any:
@@ -124,13 +115,13 @@ def _summary(conn: psycopg.Connection[dict[str, Any]], sid: Any) -> dict[str, An
     return {k: row[k] for k in SUMMARY_COLUMNS}
 
 
-def test_bulk_load_matches_the_triggers(bench: ModuleType, db_url: str) -> None:
-    result = bench.load_data(db_url, N_SESSIONS, N_METRICS, seed=7, log=lambda _msg: None)
-    plan = bench.plan_statuses(N_SESSIONS)
-    counts = bench.table_counts(db_url)
+def test_bulk_load_matches_the_triggers(db_url: str) -> None:
+    result = load_data(db_url, N_SESSIONS, N_METRICS, seed=7, log=lambda _msg: None)
+    plan = plan_statuses(N_SESSIONS)
+    counts = table_counts(db_url)
     assert counts["training_sessions"] == N_SESSIONS
     assert counts["training_metrics"] == N_METRICS == result["metrics_inserted"]
-    assert counts["training_datasets"] == len(bench.dataset_specs())
+    assert counts["training_datasets"] == len(dataset_specs())
     assert counts["sessions_completed"] == plan.completed
     assert counts["sessions_running"] == plan.running
     assert counts.get("sessions_failed", 0) == plan.failed
@@ -182,10 +173,10 @@ def test_bulk_load_matches_the_triggers(bench: ModuleType, db_url: str) -> None:
         assert finals is not None and finals["n"] == 0
 
 
-def test_benchmark_runs_end_to_end(bench: ModuleType, db_url: str, tmp_path: Path) -> None:
+def test_benchmark_runs_end_to_end(db_url: str, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     explain = tmp_path / "explain.txt"
-    report = bench.main(
+    report = db_bench.main(
         [
             "--database-url",
             db_url,
@@ -210,16 +201,16 @@ def test_benchmark_runs_end_to_end(bench: ModuleType, db_url: str, tmp_path: Pat
     )
     saved = json.loads(out.read_text())
     assert saved["counts"]["training_metrics"] == N_METRICS
-    assert [q["name"] for q in saved["queries"]] == [name for name, _ in bench.QUERIES]
+    assert [q["name"] for q in saved["queries"]] == [name for name, _ in QUERIES]
     assert all(q["rows"] > 0 and q["p50_ms"] > 0 for q in saved["queries"])
-    assert saved["queries"][0]["rows"] == min(50, bench.plan_statuses(N_SESSIONS).completed)
+    assert saved["queries"][0]["rows"] == min(50, plan_statuses(N_SESSIONS).completed)
     assert "Execution Time" in explain.read_text()
-    assert set(saved["explain"]) == {name for name, _ in bench.QUERIES}
+    assert set(saved["explain"]) == {name for name, _ in QUERIES}
 
     writes = {w["mode"]: w for w in report["writes"]}
-    assert list(writes) == [m.key for m in bench.WRITE_MODES]
+    assert list(writes) == [m.key for m in WRITE_MODES]
     expected = 0
-    for mode in bench.WRITE_MODES:
+    for mode in WRITE_MODES:
         rows = 2 * 2 * mode.epochs_per_session  # sessions x repeats x epochs
         assert writes[mode.key]["rows"] == rows
         assert writes[mode.key]["api_rows_per_s"] > 0 < writes[mode.key]["plain_rows_per_s"]
@@ -232,7 +223,7 @@ def test_benchmark_runs_end_to_end(bench: ModuleType, db_url: str, tmp_path: Pat
         ).fetchone()
         assert row is not None
         n_sessions, completed, current = row
-        assert n_sessions == 2 * 2 * len(bench.WRITE_MODES)
+        assert n_sessions == 2 * 2 * len(WRITE_MODES)
         assert completed == expected
-        assert current == sum(2 * 2 * m.epochs_per_session for m in bench.WRITE_MODES)
+        assert current == sum(2 * 2 * m.epochs_per_session for m in WRITE_MODES)
         assert c.execute("select to_regclass('public.bench_plain')").fetchone() == (None,)

@@ -141,11 +141,9 @@ def test_another_user_gets_mt006_on_writes(
     assert snapshot(conn) == before
 
 
-def test_another_user_cannot_start_a_session_for_the_owner(
-    conn: Conn, as_role: AsRole, owned: dict[str, Any]
-) -> None:
-    before = snapshot(conn)
-    error = refused(
+def refused_start_by_user_b(conn: Conn, as_role: AsRole, **args: Any) -> psycopg.Error:
+    """The error of a valid ``start_session`` by user B with ``args`` added (it must fail)."""
+    return refused(
         conn,
         as_role,
         "authenticated",
@@ -154,8 +152,15 @@ def test_another_user_cannot_start_a_session_for_the_owner(
         session_name="x",
         model_type="yolov8n",
         epochs=1,
-        owner_id=USER_A,
+        **args,
     )
+
+
+def test_another_user_cannot_start_a_session_for_the_owner(
+    conn: Conn, as_role: AsRole, owned: dict[str, Any]
+) -> None:
+    before = snapshot(conn)
+    error = refused_start_by_user_b(conn, as_role, owner_id=USER_A)
     assert (error.diag.sqlstate, error.diag.column_name) == ("MT006", "owner_id")
     assert error.diag.message_primary is not None
     assert error.diag.message_primary.startswith("owner_id must be your own user id")
@@ -168,17 +173,7 @@ def test_a_session_joins_only_its_owners_hyperparameter_run(
 ) -> None:
     run_id = owned["run"]["id"]
     before = snapshot(conn)
-    error = refused(
-        conn,
-        as_role,
-        "authenticated",
-        USER_B,
-        "start_session",
-        session_name="x",
-        model_type="yolov8n",
-        epochs=1,
-        hyperparameter_run_id=run_id,
-    )
+    error = refused_start_by_user_b(conn, as_role, hyperparameter_run_id=run_id)
     assert (error.diag.sqlstate, error.diag.column_name) == ("MT006", "hyperparameter_run_id")
     assert error.diag.message_primary is not None
     assert error.diag.message_primary.startswith("hyperparameter_run_id belongs to another user")

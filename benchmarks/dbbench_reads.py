@@ -1,0 +1,110 @@
+"""Read side of the database benchmark: latency of the views, and their EXPLAIN.
+
+See phase 3 in ``db_bench.py``'s docstring.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from dbbench_server import Log, print_flush
+
+GOAL_QUERY_P50_MS = 20.0
+
+QUERIES: list[tuple[str, str]] = [
+    ("models_leaderboard", "select * from models_leaderboard"),
+    ("active_training_sessions", "select * from active_training_sessions"),
+    (
+        "training_performance_summary",
+        "select * from training_performance_summary order by created_at desc limit 50",
+    ),
+    ("session_metrics", "select * from training_metrics where session_id = %s order by epoch"),
+]
+
+
+def _stats_ms(samples_s: Sequence[float]) -> dict[str, float]:
+    ms = sorted(s * 1000.0 for s in samples_s)
+    n = len(ms)
+
+    def pct(q: float) -> float:  # nearest rank
+        return ms[max(0, math.ceil(q * n) - 1)]
+
+    return {
+        "p50_ms": statistics.median(ms),
+        "p95_ms": pct(0.95),
+        "mean_ms": statistics.fmean(ms),
+        "min_ms": ms[0],
+        "max_ms": ms[-1],
+    }
+
+
+def _session_ids(conn: psycopg.Connection[Any], limit: int = 100_000) -> list[uuid.UUID]:
+    return [
+        r[0]
+        for r in conn.execute(
+            "select id from public.training_sessions order by id limit %s", (limit,)
+        )
+    ]
+
+
+def bench_queries(
+    url: str, iterations: int = 200, warmup: int = 20, seed: int = 42, log: Log = print_flush
+) -> list[dict[str, Any]]:
+    """Client-side latency of the four read queries (rows fetched)."""
+    rng = random.Random(seed + 1)
+    results = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        ids = _session_ids(conn)
+        for name, query in QUERIES:
+            needs_id = "%s" in query
+            rows = 0
+            samples = []
+            for i in range(warmup + iterations):
+                args = (rng.choice(ids),) if needs_id else None
+                t = time.perf_counter()
+                rows = len(conn.execute(query, args).fetchall())
+                elapsed = time.perf_counter() - t
+                if i >= warmup:
+                    samples.append(elapsed)
+            stats = _stats_ms(samples)
+            results.append(
+                {
+                    "name": name,
+                    "sql": query,
+                    "iterations": iterations,
+                    "warmup": warmup,
+                    "rows": rows,
+                    **stats,
+                    "goal_p50_ms": GOAL_QUERY_P50_MS,
+                    "meets_goal": stats["p50_ms"] <= GOAL_QUERY_P50_MS,
+                }
+            )
+            log(
+                f"  {name:<30} p50 {stats['p50_ms']:8.2f} ms  p95 {stats['p95_ms']:8.2f} ms"
+                f"  mean {stats['mean_ms']:8.2f} ms  ({rows} rows)"
+            )
+    return results
+
+
+def explain_queries(url: str, seed: int = 42) -> dict[str, str]:
+    """EXPLAIN (ANALYZE, BUFFERS, SETTINGS) of each read query, run once on a warm cache."""
+    rng = random.Random(seed + 2)
+    out = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        ids = _session_ids(conn, 1000)
+        for name, query in QUERIES:
+            args = (rng.choice(ids),) if "%s" in query else None
+            conn.execute(query, args).fetchall()  # warm
+            plan = conn.execute("explain (analyze, buffers, settings) " + query, args).fetchall()
+            text = "\n".join(r[0] for r in plan)
+            out[name] = (
+                f"-- {query}" + (f"  [session_id = {args[0]}]" if args else "") + "\n" + text
+            )
+    return out

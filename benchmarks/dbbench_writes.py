@@ -1,0 +1,250 @@
+"""Write side of the database benchmark: the SQL API against plain inserts of the same rows.
+
+See phase 4 in ``db_bench.py``'s docstring.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from dbbench_catalog import GPUS, MODELS
+from dbbench_load import create_plain_table
+from dbbench_server import Log, print_flush
+from psycopg.types.json import Jsonb
+
+GOAL_WRITE_SLOWDOWN = 2.0
+
+METRIC_KEYS = (
+    "box_loss",
+    "cls_loss",
+    "dfl_loss",
+    "total_loss",
+    "val_box_loss",
+    "val_cls_loss",
+    "val_dfl_loss",
+    "precision",
+    "recall",
+    "map50",
+    "map50_95",
+    "learning_rate",
+    "epoch_time_seconds",
+    "gpu_memory_mb",
+)
+_COLS = ("session_id", "epoch", *METRIC_KEYS)
+
+API_SINGLE = (
+    "select * from public.log_epoch(session_id => %s::uuid, epoch => %s::integer, "
+    + ", ".join(f'"{k}" => %s::float8' for k in METRIC_KEYS)
+    + ")"
+)
+PLAIN_SINGLE = (
+    f"insert into public.bench_plain ({', '.join(_COLS)}) values (%s::uuid, "
+    "%s::integer, " + ", ".join("%s::float8" for _ in METRIC_KEYS) + ")"
+)
+API_BATCH = "select public.log_epochs(%s::uuid, %s::jsonb)"
+PLAIN_BATCH = (
+    f"insert into public.bench_plain ({', '.join(_COLS)}, extra)"
+    " select %s::uuid, r.epoch, "
+    + ", ".join(f"r.{k}" for k in METRIC_KEYS)
+    + ", coalesce(r.extra, '{}') from jsonb_populate_recordset(null::public.bench_plain,"
+    " %s::jsonb) as r"
+)
+
+
+@dataclass(frozen=True)
+class WriteMode:
+    key: str
+    batch: int
+    epochs_per_session: int
+    method: str  # "call": one autocommitted call per batch; "executemany": psycopg pipeline
+    api: str
+    plain: str
+
+
+WRITE_MODES: tuple[WriteMode, ...] = (
+    WriteMode("batch1_call", 1, 10, "call", "log_epoch(...) per row", "INSERT ... VALUES per row"),
+    WriteMode(
+        "batch1_executemany",
+        1,
+        10,
+        "executemany",
+        "executemany log_epoch(...)",
+        "executemany INSERT ... VALUES",
+    ),
+    WriteMode(
+        "batch100",
+        100,
+        200,
+        "call",
+        "log_epochs(id, jsonb[100])",
+        "INSERT ... SELECT jsonb_populate_recordset",
+    ),
+    WriteMode(
+        "batch1000",
+        1000,
+        1000,
+        "call",
+        "log_epochs(id, jsonb[1000])",
+        "INSERT ... SELECT jsonb_populate_recordset",
+    ),
+)
+
+
+def synthetic_epoch(rng: random.Random, epoch: int, epochs: int, peak: float) -> dict[str, Any]:
+    """One realistic epoch (same shape as the bulk-loaded ones)."""
+    m = min(0.999, peak * (1 - math.exp(-5.0 * epoch / epochs)) * (1 + 0.05 * (rng.random() - 0.5)))
+    box = 1.2 * (0.5 + 0.5 * math.exp(-4.0 * epoch / epochs)) * (1 + 0.04 * (rng.random() - 0.5))
+    cls = 2.0 * (0.25 + 0.75 * math.exp(-6.0 * epoch / epochs)) * (1 + 0.06 * (rng.random() - 0.5))
+    dfl = 1.1 * (0.8 + 0.2 * math.exp(-4.0 * epoch / epochs))
+    return {
+        "epoch": epoch,
+        "box_loss": box,
+        "cls_loss": cls,
+        "dfl_loss": dfl,
+        "total_loss": box + cls + dfl,
+        "val_box_loss": box * 1.1,
+        "val_cls_loss": cls * 1.08,
+        "val_dfl_loss": dfl * 1.03,
+        "precision": min(1.0, m * 1.45 + 0.1 * rng.random()),
+        "recall": min(1.0, m * 1.35 + 0.05 * rng.random()),
+        "map50": min(1.0, m * 1.42),
+        "map50_95": m,
+        "learning_rate": 0.01 * ((1 - (epoch - 1) / epochs) * 0.99 + 0.01),
+        "epoch_time_seconds": 30.0 * (1 + 0.06 * (rng.random() - 0.5)),
+        "gpu_memory_mb": 4100.0 + 50 * rng.random(),
+    }
+
+
+def _start_sessions(url: str, n: int, epochs: int, tag: str) -> list[uuid.UUID]:
+    with psycopg.connect(url, autocommit=True) as c, c.transaction():
+        return [
+            c.execute(
+                "select id from public.start_session(session_name => %s, model_type => %s,"
+                " epochs => %s, dataset_name => 'coco128', batch_size => 16, img_size => 640,"
+                " learning_rate => 0.01, hardware_info => %s)",
+                (
+                    f"bench-{tag}-{i}",
+                    list(MODELS)[i % len(MODELS)],
+                    epochs,
+                    Jsonb({"gpu": GPUS[0]}),
+                ),
+            ).fetchone()[0]  # type: ignore[index]
+            for i in range(n)
+        ]
+
+
+def _make_calls(
+    mode: WriteMode, sessions: Sequence[uuid.UUID], rng: random.Random
+) -> list[tuple[Any, ...]]:
+    """Parameters of every call, in the order they are made: round-robin over the sessions,
+    as concurrent training runs log their epochs. The API and the plain side get the same."""
+    peaks = {sid: rng.uniform(0.3, 0.8) for sid in sessions}
+    calls = []
+    for r in range(mode.epochs_per_session // mode.batch):
+        for sid in sessions:
+            rows = [
+                synthetic_epoch(rng, e, mode.epochs_per_session, peaks[sid])
+                for e in range(r * mode.batch + 1, (r + 1) * mode.batch + 1)
+            ]
+            if mode.batch == 1:
+                calls.append((sid, rows[0]["epoch"], *(rows[0][k] for k in METRIC_KEYS)))
+            else:
+                calls.append((sid, json.dumps(rows)))
+    return calls
+
+
+def _run_calls(url: str, query: str, calls: Sequence[tuple[Any, ...]], method: str) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        # Both sides start from the same state: no dirty buffers, and the first change of every
+        # page writes a full-page image to the WAL again (as after any checkpoint).
+        conn.execute("checkpoint")
+        t = time.perf_counter()
+        if method == "executemany":
+            conn.cursor().executemany(query, calls)
+        else:
+            for args in calls:
+                cur = conn.execute(query, args)
+                if cur.description is not None:
+                    cur.fetchall()
+        return time.perf_counter() - t
+
+
+def bench_writes(
+    url: str,
+    write_sessions: int = 200,
+    repeats: int = 2,
+    seed: int = 42,
+    modes: Sequence[WriteMode] = WRITE_MODES,
+    log: Log = print_flush,
+) -> list[dict[str, Any]]:
+    """Rows/s through the API (all triggers) vs. plain inserts of the same rows into bench_plain."""
+    rng = random.Random(seed + 3)
+    with psycopg.connect(url, autocommit=True) as conn:
+        create_plain_table(conn)
+        conn.execute("analyze public.bench_plain")
+    results = []
+    for mode in modes:
+        api_s = plain_s = 0.0
+        rows_total = 0
+        reps = []
+        for rep in range(repeats):
+            sessions = _start_sessions(
+                url, write_sessions, mode.epochs_per_session, f"{mode.key}-{rep}"
+            )
+            calls = _make_calls(mode, sessions, rng)
+            n_rows = len(calls) * mode.batch
+            api_q = API_SINGLE if mode.batch == 1 else API_BATCH
+            plain_q = PLAIN_SINGLE if mode.batch == 1 else PLAIN_BATCH
+            order = ("api", "plain") if rep % 2 == 0 else ("plain", "api")
+            took = {}
+            for side in order:
+                took[side] = _run_calls(
+                    url, api_q if side == "api" else plain_q, calls, mode.method
+                )
+            api_s += took["api"]
+            plain_s += took["plain"]
+            rows_total += n_rows
+            reps.append(
+                {
+                    "rows": n_rows,
+                    "calls": len(calls),
+                    "api_s": took["api"],
+                    "plain_s": took["plain"],
+                    "order": list(order),
+                }
+            )
+        api_rps = rows_total / api_s
+        plain_rps = rows_total / plain_s
+        slowdown = plain_rps / api_rps
+        results.append(
+            {
+                "mode": mode.key,
+                "batch_size": mode.batch,
+                "method": mode.method,
+                "api": mode.api,
+                "plain": mode.plain,
+                "sessions": write_sessions,
+                "rows": rows_total,
+                "api_s": api_s,
+                "plain_s": plain_s,
+                "api_rows_per_s": api_rps,
+                "plain_rows_per_s": plain_rps,
+                "slowdown": slowdown,
+                "goal_slowdown": GOAL_WRITE_SLOWDOWN,
+                "meets_goal": slowdown <= GOAL_WRITE_SLOWDOWN,
+                "repeats": reps,
+            }
+        )
+        log(
+            f"  {mode.key:<20} API {api_rps:>10,.0f} rows/s   plain {plain_rps:>10,.0f} rows/s"
+            f"   API {slowdown:.2f}x slower  ({rows_total:,} rows each)"
+        )
+    return results

@@ -1,0 +1,264 @@
+"""FAKE PostgREST for tests (the REST half of the fake Supabase), over a REAL Postgres database.
+
+Not PostgREST. It stands at the HTTP boundary supabase-py talks to; behind it the SQL functions,
+RLS, triggers and errors are the real migrated database's. It also holds the fake's JWTs, which
+the Realtime half (:mod:`tests.fakes.fake_realtime`) checks the same way. What it implements:
+
+- ``POST /rest/v1/rpc/<fn>``: named JSON args, cast to the function's parameter types the way
+  PostgREST does (``json_to_record``), run in one transaction as the JWT's ``role`` with
+  ``request.jwt.claims`` set. One row -> object, ``setof`` -> array, scalar -> value. Errors as
+  ``{code, message, hint, details}``: 403 for 42501, 409 for 23xxx, 400 otherwise.
+- ``GET /rest/v1/<relation>?select=*&col=eq.x&col=in.(a,b)&col=gt.x&order=col.desc&limit=n``.
+
+Known gaps against the real thing: only ``select=*``, the filters above, the ``public`` schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import psycopg
+from aiohttp import web
+from psycopg import sql
+
+#: HS256 secret of the fake's JWTs (32+ bytes, so PyJWT does not warn).
+JWT_SECRET = "fake-supabase-test-secret-not-for-production-use"
+ROLES = ("anon", "authenticated", "service_role")
+
+
+def make_key(role: str, sub: str | None = None, *, expires_in: int = 3600) -> str:
+    """A JWT the fake accepts as API key or access token (``role`` claim, ``sub`` for a user)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"role": role, "iss": "fake-supabase", "iat": now}
+    claims["exp"] = now + expires_in
+    if sub is not None:
+        claims["sub"] = sub
+    return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.hint = status, code, message, hint
+
+    def response(self) -> web.Response:
+        body = {"code": self.code, "message": self.message, "hint": self.hint, "details": None}
+        return web.json_response(body, status=self.status)
+
+
+def claims_of(token: str | None) -> dict[str, Any]:
+    if not token:
+        raise HttpError(401, "PGRST302", "Anonymous access is disabled")
+    try:
+        claims = jwt.decode(token, JWT_SECRET, algorithms=["HS256"])
+    except jwt.PyJWTError as exc:
+        raise HttpError(401, "PGRST301", f"JWT invalid: {exc}") from exc
+    if claims.get("role") not in ROLES:
+        raise HttpError(401, "PGRST301", f"role {claims.get('role')!r} is not allowed")
+    return dict(claims)
+
+
+def request_claims(request: web.Request) -> dict[str, Any]:
+    auth = request.headers.get("Authorization", "")
+    token = auth[7:] if auth.lower().startswith("bearer ") else request.headers.get("apikey")
+    return claims_of(token)
+
+
+def status_for(sqlstate: str | None) -> int:
+    if sqlstate == "42501":
+        return 403
+    if sqlstate and sqlstate.startswith("23"):
+        return 409
+    return 400
+
+
+def db_error(exc: psycopg.Error) -> web.Response:
+    diag = exc.diag
+    body = {
+        "code": diag.sqlstate or "XX000",
+        "message": diag.message_primary or str(exc),
+        "hint": diag.message_hint,
+        "details": diag.message_detail,
+    }
+    return web.json_response(body, status=status_for(diag.sqlstate))
+
+
+async def as_role(conn: psycopg.AsyncConnection[Any], claims: dict[str, Any]) -> None:
+    """What PostgREST does at the start of each request's transaction."""
+    await conn.execute(
+        "select set_config('request.jwt.claims', %s, true),"
+        " set_config('request.jwt.claim.sub', %s, true),"
+        " set_config('request.jwt.claim.role', %s, true)",
+        (json.dumps(claims), claims.get("sub") or "", claims["role"]),
+    )
+    await conn.execute(sql.SQL("set local role {}").format(sql.Identifier(claims["role"])))
+
+
+FILTER_OPS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def _ident(name: str) -> sql.Identifier:
+    if not IDENT.match(name):
+        raise HttpError(400, "PGRST100", f"unsupported name {name!r}")
+    return sql.Identifier(name)
+
+
+def _in_values(text: str) -> list[str]:
+    if not (text.startswith("(") and text.endswith(")")):
+        raise HttpError(400, "PGRST100", f"bad in list {text!r}")
+    return [v[1:-1] if v.startswith('"') else v for v in text[1:-1].split(",") if v]
+
+
+def select_query(relation: str, params: Any) -> tuple[sql.Composed, list[Any]]:
+    where: list[sql.Composable] = []
+    values: list[Any] = []
+    order: list[sql.Composable] = []
+    limit: int | None = None
+    for key, raw in params.items():
+        if key == "select":
+            if raw != "*":
+                raise HttpError(400, "PGRST100", "the fake supports select=* only")
+        elif key == "order":
+            for item in raw.split(","):
+                column, *mods = item.split(".")
+                parts = [_ident(column)]
+                parts += [
+                    sql.SQL(
+                        {
+                            "desc": "desc",
+                            "asc": "asc",
+                            "nullsfirst": "nulls first",
+                            "nullslast": "nulls last",
+                        }[m]
+                    )
+                    for m in mods
+                ]
+                order.append(sql.SQL(" ").join(parts))
+        elif key == "limit":
+            limit = int(raw)
+        else:
+            op, _, value = raw.partition(".")
+            if op == "in":
+                items = _in_values(value)
+                where.append(
+                    sql.SQL("{} in ({})").format(
+                        _ident(key), sql.SQL(", ").join(sql.Placeholder() * len(items))
+                    )
+                )
+                values += items
+            elif op == "is" and value == "null":
+                where.append(sql.SQL("{} is null").format(_ident(key)))
+            elif op in FILTER_OPS:
+                where.append(
+                    sql.SQL("{} " + FILTER_OPS[op] + " {}").format(_ident(key), sql.Placeholder())
+                )
+                values.append(value)
+            else:
+                raise HttpError(400, "PGRST100", f"the fake does not support {op!r}")
+    query = sql.SQL("select to_json(_r)::text from (select * from public.{}").format(
+        _ident(relation)
+    )
+    if where:
+        query += sql.SQL(" where ") + sql.SQL(" and ").join(where)
+    if order:
+        query += sql.SQL(" order by ") + sql.SQL(", ").join(order)
+    if limit is not None:
+        query += sql.SQL(" limit {}").format(sql.Literal(limit))
+    return query + sql.SQL(") _r"), values
+
+
+@dataclass
+class FakePostgREST:
+    """The fake's REST half over ``db_url``: ``rpc`` and ``select`` request handlers."""
+
+    db_url: str
+
+    async def connect(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(self.db_url)
+
+    async def rpc(self, request: web.Request) -> web.StreamResponse:
+        fn = request.match_info["fn"]
+        try:
+            claims = request_claims(request)
+            body = await request.json() if request.can_read_body else {}
+            if not isinstance(body, dict):
+                raise HttpError(400, "PGRST102", "the body must be a JSON object")
+            async with await self.connect() as conn:
+                signature = await self._signature(conn, fn, set(body))
+                _, types, returns_set = signature
+                cols = sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(types[n])) for n in body
+                )
+                named = sql.SQL(", ").join(
+                    sql.SQL("{} => _args.{}").format(sql.Identifier(n), sql.Identifier(n))
+                    for n in body
+                )
+                source = (
+                    sql.SQL("json_to_record(%s::json) as _args({})").format(cols)
+                    if body
+                    else sql.SQL("(select) as _args")
+                )
+                query = sql.SQL(
+                    "select coalesce(json_agg(_r), '[]'::json)::text"
+                    " from {} cross join lateral public.{}({}) as _r"
+                ).format(source, sql.Identifier(fn), named)
+                async with conn.transaction():
+                    await as_role(conn, claims)
+                    cur = await conn.execute(query, [json.dumps(body)] if body else [])
+                    row = await cur.fetchone()
+        except HttpError as exc:
+            return exc.response()
+        except psycopg.Error as exc:
+            return db_error(exc)
+        assert row is not None
+        text = row[0]
+        if not returns_set:
+            rows = json.loads(text)
+            text = json.dumps(rows[0] if rows else None)
+        return web.Response(text=text, content_type="application/json")
+
+    async def _signature(
+        self, conn: psycopg.AsyncConnection[Any], fn: str, given: set[str]
+    ) -> tuple[list[str], dict[str, str], bool]:
+        cur = await conn.execute(
+            "select coalesce(p.proargnames, '{}'), "
+            "       array(select format_type(t, null) from unnest(p.proargtypes) t), p.proretset"
+            "  from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+            " where n.nspname = 'public' and p.proname = %s",
+            (fn,),
+        )
+        for names, types, returns_set in await cur.fetchall():
+            if given <= set(names[: len(types)]):
+                return names, dict(zip(names, types, strict=False)), returns_set
+        raise HttpError(
+            404,
+            "PGRST202",
+            f"Could not find the function public.{fn}"
+            f"({', '.join(sorted(given))}) in the schema cache",
+        )
+
+    async def select(self, request: web.Request) -> web.StreamResponse:
+        relation = request.match_info["relation"]
+        try:
+            claims = request_claims(request)
+            query, values = select_query(relation, request.query)
+            async with await self.connect() as conn, conn.transaction():
+                await as_role(conn, claims)
+                cur = await conn.execute(query, values)
+                rows = [r[0] for r in await cur.fetchall()]
+        except HttpError as exc:
+            return exc.response()
+        except psycopg.Error as exc:
+            return db_error(exc)
+        return web.Response(text="[" + ",".join(rows) + "]", content_type="application/json")
+
+    def add_routes(self, app: web.Application) -> None:
+        """Route ``/rest/v1/rpc/<fn>`` and ``/rest/v1/<relation>`` of ``app`` here."""
+        app.router.add_post("/rest/v1/rpc/{fn}", self.rpc)
+        app.router.add_get("/rest/v1/{relation}", self.select)
