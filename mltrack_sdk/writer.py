@@ -1,9 +1,11 @@
 """The background threads of a session: the writer (queue -> batches -> SQL API) and the heartbeat.
 
 The training thread only puts items on a :class:`queue.SimpleQueue`: an epoch row (a ``dict``), a
-call (``_Call``) or a flush marker (``threading.Event``). The writer sends epoch rows as
-``log_epochs`` batches of up to ``max_batch`` rows, waiting at most ``flush_interval`` seconds for a
-batch to fill, and other calls in the order they were made.
+call (``_Call``) or a flush marker (``threading.Event``). The writer sends epoch rows in batches of
+up to ``max_batch`` rows, waiting at most ``flush_interval`` seconds for a batch to fill, and other
+calls in the order they were made. On the direct transport a batch goes as ``log_epoch_columns``
+(one typed array per field: no JSON to encode here or to walk in the database); otherwise, and
+in the spool, it is a ``log_epochs`` call with a JSON array of rows.
 
 When the backend cannot be reached (or fails transiently) the writer goes *offline*: every call is
 appended to the durable spool instead, in order, and the spool is replayed with backoff until it
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mltrack_sdk.checks import METRIC_KINDS
 from mltrack_sdk.errors import DatabaseError, is_permanent
 from mltrack_sdk.spool import Spool, merge_rows
 from mltrack_sdk.transports.base import Transport, TransportUnavailable
@@ -66,6 +69,8 @@ class Writer(threading.Thread):
         self._flush_interval = flush_interval
         self._max_batch = max_batch
         self._replay_others = replay_others
+        # psycopg sends Python lists as Postgres arrays; PostgREST (supabase) keeps the JSON call.
+        self._columns = transport.name == "postgres"
         self._backoff = _MIN_BACKOFF
         self._retry_at = time.monotonic() if offline else float("inf")
         #: Set by the session when finish() gave up waiting: the writer stops sending.
@@ -169,14 +174,22 @@ class Writer(threading.Thread):
                 return
 
     def _send_rows(self, rows: list[dict[str, Any]]) -> None:
-        self._send(self._epochs_call(rows))
+        call = self._epochs_call(rows)
+        if self._columns and not self.offline:
+            columns = _columns(self.session_id, call["args"]["metrics"])
+            self._send(call, ("log_epoch_columns", columns))
+        else:
+            self._send(call)
 
-    def _send(self, call: dict[str, Any]) -> None:
+    def _send(self, call: dict[str, Any], wire: tuple[str, dict[str, Any]] | None = None) -> None:
+        """Send ``call`` (as ``wire``, an equivalent call, when given); spool or dead-letter
+        ``call`` itself when that fails."""
         if self.offline:
             self._spool.append(self.session_id, [call])
             return
+        function, args = wire or (call["function"], call["args"])
         try:
-            self._transport.rpc(call["function"], call["args"])
+            self._transport.rpc(function, args)
         except TransportUnavailable as exc:
             self._go_offline(call, exc.message)
         except DatabaseError as exc:
@@ -236,6 +249,19 @@ class Writer(threading.Thread):
             return
         if result.sent:
             log.info("mltrack writer: sent %d call(s) spooled by earlier runs", result.sent)
+
+
+def _columns(session_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The arguments of ``log_epoch_columns`` for epoch rows: one list per field that any row
+    gives (a row without it gets None, which keeps the stored value, as in ``log_epochs``)."""
+    present = set().union(*rows)
+    args: dict[str, Any] = {"session_id": session_id, "epoch": [row["epoch"] for row in rows]}
+    for field in (*METRIC_KINDS, "extra"):
+        if field in present:
+            values = [row.get(field) for row in rows]
+            if values.count(None) < len(values):  # a column of nulls changes nothing
+                args[field] = values
+    return args
 
 
 class Heartbeat(threading.Thread):

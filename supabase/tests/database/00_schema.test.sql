@@ -2,7 +2,7 @@
 -- guards that keep the security posture from drifting (RLS on every table, pinned search_path on
 -- every security definer function, security_invoker views, realtime publication).
 begin;
-select plan(53);
+select plan(55);
 
 -- Tables, exactly these six.
 select tables_are('public', array[
@@ -72,6 +72,11 @@ select has_column('public', 'models_leaderboard', 'rank', 'models_leaderboard ha
 select has_function('public', 'start_session', array['text', 'text', 'integer', 'text', 'integer',
   'integer', 'double precision', 'integer', 'jsonb', 'jsonb', 'uuid', 'uuid', 'text', 'uuid']);
 select has_function('public', 'log_epochs', array['uuid', 'jsonb']);
+select has_function('public', 'log_epoch_columns', array['uuid', 'integer[]', 'double precision[]',
+  'double precision[]', 'double precision[]', 'double precision[]', 'double precision[]',
+  'double precision[]', 'double precision[]', 'double precision[]', 'double precision[]',
+  'double precision[]', 'double precision[]', 'double precision[]', 'double precision[]',
+  'double precision[]', 'jsonb[]']);
 select has_function('public', 'log_epoch', array['uuid', 'integer', 'double precision',
   'double precision', 'double precision', 'double precision', 'double precision',
   'double precision', 'double precision', 'double precision', 'double precision',
@@ -93,19 +98,24 @@ select has_function('public', 'upsert_dataset', array['text', 'text[]', 'integer
 select has_function('public', 'create_hyperparameter_run', array['text', 'jsonb', 'text', 'text',
   'integer', 'text', 'text', 'uuid']);
 select function_returns('public', 'log_epochs', array['uuid', 'jsonb'], 'integer');
+select function_returns('public', 'log_epoch_columns', array['uuid', 'integer[]',
+  'double precision[]', 'double precision[]', 'double precision[]', 'double precision[]',
+  'double precision[]', 'double precision[]', 'double precision[]', 'double precision[]',
+  'double precision[]', 'double precision[]', 'double precision[]', 'double precision[]',
+  'double precision[]', 'double precision[]', 'jsonb[]'], 'integer');
 select function_returns('public', 'heartbeat', array['uuid'], 'boolean');
 select function_returns('public', 'mark_stale_sessions', array['integer'], 'setof uuid');
 
--- No API beyond those eleven: a new public function must be added here (and to the RLS tests).
+-- No API beyond those twelve: a new public function must be added here (and to the RLS tests).
 select is(
   (select array_agg(p.proname::text order by p.proname) from pg_proc p
     where p.pronamespace = 'public'::regnamespace
       and not exists (select from pg_depend d where d.classid = 'pg_proc'::regclass
                         and d.objid = p.oid and d.deptype = 'e')),
-  array['create_hyperparameter_run', 'finish_session', 'heartbeat', 'log_epoch', 'log_epochs',
-        'mark_stale_sessions', 'record_benchmark', 'record_validation', 'request_stop',
+  array['create_hyperparameter_run', 'finish_session', 'heartbeat', 'log_epoch',
+        'log_epoch_columns', 'log_epochs', 'mark_stale_sessions', 'record_benchmark', 'record_validation', 'request_stop',
         'start_session', 'upsert_dataset'],
-  'public holds exactly the eleven API functions (besides extensions)');
+  'public holds exactly the twelve API functions (besides extensions)');
 
 -- Guard: every table in public has row-level security on, including tables added later.
 select is_empty($$
