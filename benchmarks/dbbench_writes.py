@@ -57,6 +57,21 @@ PLAIN_BATCH = (
     + ", coalesce(r.extra, '{}') from jsonb_populate_recordset(null::public.bench_plain,"
     " %s::jsonb) as r"
 )
+# The typed-array form the SDK's direct transport sends (binary arrays): the same on both sides.
+API_COLUMNS = (
+    "select public.log_epoch_columns(session_id => %s::uuid, epoch => %b::integer[], "
+    + ", ".join(f'"{k}" => %b::float8[]' for k in METRIC_KEYS)
+    + ")"
+)
+PLAIN_COLUMNS = (
+    f"insert into public.bench_plain ({', '.join(_COLS)}) select %s::uuid, u.* from unnest("
+    "%b::integer[], " + ", ".join("%b::float8[]" for _ in METRIC_KEYS) + ") as u"
+)
+QUERIES = {
+    "row": (API_SINGLE, PLAIN_SINGLE),
+    "json": (API_BATCH, PLAIN_BATCH),
+    "columns": (API_COLUMNS, PLAIN_COLUMNS),
+}
 
 
 @dataclass(frozen=True)
@@ -67,10 +82,13 @@ class WriteMode:
     method: str  # "call": one autocommitted call per batch; "executemany": psycopg pipeline
     api: str
     plain: str
+    form: str = "json"  # "row": one epoch per call; "json": a JSON array; "columns": typed arrays
 
 
 WRITE_MODES: tuple[WriteMode, ...] = (
-    WriteMode("batch1_call", 1, 10, "call", "log_epoch(...) per row", "INSERT ... VALUES per row"),
+    WriteMode(
+        "batch1_call", 1, 10, "call", "log_epoch(...) per row", "INSERT ... VALUES per row", "row"
+    ),
     WriteMode(
         "batch1_executemany",
         1,
@@ -78,6 +96,7 @@ WRITE_MODES: tuple[WriteMode, ...] = (
         "executemany",
         "executemany log_epoch(...)",
         "executemany INSERT ... VALUES",
+        "row",
     ),
     WriteMode(
         "batch100",
@@ -94,6 +113,24 @@ WRITE_MODES: tuple[WriteMode, ...] = (
         "call",
         "log_epochs(id, jsonb[1000])",
         "INSERT ... SELECT jsonb_populate_recordset",
+    ),
+    WriteMode(
+        "batch100_columns",
+        100,
+        200,
+        "call",
+        "log_epoch_columns(id, arrays[100])",
+        "INSERT ... SELECT unnest(arrays)",
+        "columns",
+    ),
+    WriteMode(
+        "batch1000_columns",
+        1000,
+        1000,
+        "call",
+        "log_epoch_columns(id, arrays[1000])",
+        "INSERT ... SELECT unnest(arrays)",
+        "columns",
     ),
 )
 
@@ -154,8 +191,12 @@ def _make_calls(
                 synthetic_epoch(rng, e, mode.epochs_per_session, peaks[sid])
                 for e in range(r * mode.batch + 1, (r + 1) * mode.batch + 1)
             ]
-            if mode.batch == 1:
+            if mode.form == "row":
                 calls.append((sid, rows[0]["epoch"], *(rows[0][k] for k in METRIC_KEYS)))
+            elif mode.form == "columns":
+                calls.append(
+                    (sid, [r["epoch"] for r in rows], *([r[k] for r in rows] for k in METRIC_KEYS))
+                )
             else:
                 calls.append((sid, json.dumps(rows)))
     return calls
@@ -201,8 +242,7 @@ def bench_writes(
             )
             calls = _make_calls(mode, sessions, rng)
             n_rows = len(calls) * mode.batch
-            api_q = API_SINGLE if mode.batch == 1 else API_BATCH
-            plain_q = PLAIN_SINGLE if mode.batch == 1 else PLAIN_BATCH
+            api_q, plain_q = QUERIES[mode.form]
             order = ("api", "plain") if rep % 2 == 0 else ("plain", "api")
             took = {}
             for side in order:

@@ -133,7 +133,9 @@ create table public.training_sessions (
     generated always as (extract(epoch from (completed_at - started_at))::double precision) stored,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
-);
+)
+-- Every metrics batch updates its session: free space on the page lets Postgres update in place.
+with (fillfactor = 70);
 comment on table public.training_sessions is 'One training run: configuration, live progress and final results.';
 comment on column public.training_sessions.status_reason is 'Why a run failed or was cancelled (exception text, "heartbeat lost", user request).';
 comment on column public.training_sessions.duration_seconds is 'completed_at - started_at, always computed by the database.';

@@ -84,8 +84,16 @@ begin
 end
 $$;
 
-create trigger training_sessions_state_machine before insert or update on public.training_sessions
+create trigger training_sessions_state_machine before insert on public.training_sessions
   for each row execute function mltrack_internal.session_state_machine();
+-- Most updates of a session are its summary moving on (one per metrics batch); the state machine
+-- has nothing to do for those, so it runs only when the status changes or a stamp it owns is empty.
+create trigger training_sessions_state_machine_update before update on public.training_sessions
+  for each row
+  when (old.status is distinct from new.status
+        or (new.status = 'running' and (new.started_at is null or new.last_heartbeat_at is null))
+        or (new.status in ('completed', 'failed', 'cancelled') and new.completed_at is null))
+  execute function mltrack_internal.session_state_machine();
 
 -- A hyperparameter run's best trial is its best completed session by the run's objective.
 create function mltrack_internal.refresh_hyperparameter_run(run_id uuid) returns void
@@ -159,7 +167,13 @@ begin
 end
 $$;
 
-create trigger training_sessions_hyperparameter_run after insert or update or delete
-  on public.training_sessions
-  for each row
+-- Only sessions that are (or were) trials of a hyperparameter run concern it.
+create trigger training_sessions_hyperparameter_run_insert after insert on public.training_sessions
+  for each row when (new.hyperparameter_run_id is not null)
+  execute function mltrack_internal.session_hyperparameter_run_changed();
+create trigger training_sessions_hyperparameter_run_update after update on public.training_sessions
+  for each row when (old.hyperparameter_run_id is not null or new.hyperparameter_run_id is not null)
+  execute function mltrack_internal.session_hyperparameter_run_changed();
+create trigger training_sessions_hyperparameter_run_delete after delete on public.training_sessions
+  for each row when (old.hyperparameter_run_id is not null)
   execute function mltrack_internal.session_hyperparameter_run_changed();

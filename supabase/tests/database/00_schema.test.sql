@@ -174,8 +174,9 @@ select is((select relreplident::text from pg_class where oid = 'public.training_
 
 -- The triggers that carry the logic.
 select triggers_are('public', 'training_sessions', array['training_sessions_updated_at',
-  'training_sessions_state_machine', 'training_sessions_hyperparameter_run',
-  'training_sessions_notify']);
+  'training_sessions_state_machine', 'training_sessions_state_machine_update',
+  'training_sessions_hyperparameter_run_insert', 'training_sessions_hyperparameter_run_update',
+  'training_sessions_hyperparameter_run_delete', 'training_sessions_notify']);
 select triggers_are('public', 'training_metrics', array['training_metrics_inserted',
   'training_metrics_updated', 'training_metrics_deleted']);
 select triggers_are('public', 'model_benchmarks', array['model_benchmarks_defaults',
