@@ -11,24 +11,11 @@ set search_path = ''
 as $$
 declare
   bad record;
-  notified integer;
 begin
   -- INSERT ... ON CONFLICT DO UPDATE fires the AFTER UPDATE statement trigger too, with an empty
   -- transition table when every row was new: nothing to do then.
   if not exists (select from new_rows) then
     return null;
-  end if;
-
-  -- epoch must lie within [0, epochs] of its session: a rule across two tables, checked once per
-  -- statement here. (Ultralytics reports a final evaluation as epoch == epochs.)
-  select n.epoch, s.epochs into bad
-    from new_rows n join public.training_sessions s on s.id = n.session_id
-   where n.epoch > s.epochs
-   limit 1;
-  if found then
-    perform mltrack_internal.reject('MT001', 'epoch',
-      'must be between 0 and the session''s epochs (' || bad.epochs || ')', bad.epoch::text,
-      'Epochs count from 0; raise the session''s epochs if the run was extended.');
   end if;
 
   if tg_op = 'UPDATE' then
@@ -43,6 +30,9 @@ begin
                       join public.training_sessions b on b.id = n.session_id and b.best_epoch = n.epoch);
   end if;
 
+  -- One pass per batch: aggregate the new rows per session, move each session's summary on,
+  -- notify, and check that every epoch lies within [0, epochs] of its session - a rule across two
+  -- tables. A batch that breaks it raises below, which rolls the whole statement back.
   with batch as (
     select n.session_id, max(n.epoch) as max_epoch, count(*) as n_rows, min(n.epoch) as min_epoch
       from new_rows n
@@ -53,7 +43,7 @@ begin
      where n.map50_95 is not null
      order by n.session_id, n.map50_95 desc, n.map50 desc nulls last, n.epoch
   ), merged as (
-    select b.session_id, b.max_epoch, b.min_epoch, b.n_rows, t.epoch, t.map50, t.map50_95,
+    select b.session_id, b.max_epoch, b.min_epoch, b.n_rows, s.epochs, t.epoch, t.map50, t.map50_95,
            t.epoch is not null and (
              s.best_epoch is null
              or t.map50_95 > s.best_map50_95
@@ -77,12 +67,22 @@ begin
       from merged m
      where s.id = m.session_id
     returning m.session_id, m.min_epoch, m.max_epoch, m.n_rows
+  ), notified as (
+    select count(pg_notify('mltrack_changes', json_build_object(
+             'table', 'training_metrics', 'op', tg_op, 'session_id', u.session_id,
+             'count', u.n_rows, 'min_epoch', u.min_epoch, 'max_epoch', u.max_epoch)::text)) as n
+      from updated u
   )
-  select count(pg_notify('mltrack_changes', json_build_object(
-           'table', 'training_metrics', 'op', tg_op, 'session_id', u.session_id,
-           'count', u.n_rows, 'min_epoch', u.min_epoch, 'max_epoch', u.max_epoch)::text))
-    into notified
-    from updated u;
+  select m.max_epoch, m.epochs, (select n from notified) as notified
+    into bad
+    from merged m
+   order by m.max_epoch > m.epochs desc
+   limit 1;
+  if bad.max_epoch > bad.epochs then
+    perform mltrack_internal.reject('MT001', 'epoch',
+      'must be between 0 and the session''s epochs (' || bad.epochs || ')', bad.max_epoch::text,
+      'Epochs count from 0; raise the session''s epochs if the run was extended.');
+  end if;
   return null;
 end
 $$;
