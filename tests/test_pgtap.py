@@ -37,7 +37,9 @@ def _pg_prove_args(url: str) -> list[str]:
 @pytest.mark.parametrize("path", PGTAP_FILES, ids=[p.name for p in PGTAP_FILES])
 def test_pgtap_file(path: Path, db_url: str) -> None:
     with psycopg.connect(db_url) as c:
-        has_pgtap = c.execute("select exists (select from pg_extension where extname = 'pgtap')").fetchone()
+        has_pgtap = c.execute(
+            "select exists (select from pg_extension where extname = 'pgtap')"
+        ).fetchone()
     pg_prove = shutil.which("pg_prove")
     if not (has_pgtap and has_pgtap[0] and pg_prove):
         if os.environ.get("CI"):
@@ -49,6 +51,10 @@ def test_pgtap_file(path: Path, db_url: str) -> None:
         env["PGPASSWORD"] = parts.password
     result = subprocess.run(
         [pg_prove, "--verbose", "--failures", *_pg_prove_args(db_url), str(path)],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
