@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from mltrack_sdk.errors import (
     DatabaseError,
+    DatabaseUnreachableError,
     InvalidTransitionError,
     InvalidValueError,
     MissingValueError,
@@ -46,6 +47,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Client",
     "DatabaseError",
+    "DatabaseUnreachableError",
     "InvalidTransitionError",
     "InvalidValueError",
     "MissingValueError",

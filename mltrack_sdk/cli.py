@@ -169,9 +169,19 @@ OptionalDatabaseUrl = Annotated[
 ]
 
 
+DeadLetters = Annotated[
+    bool,
+    typer.Option(
+        "--dead-letters",
+        help="Then retry the calls the database rejected (spool/dead-letter.jsonl), once their"
+        " cause is fixed; those rejected again stay there, with the new message.",
+    ),
+]
+
+
 @app.command()
 @domain_errors
-def sync(database_url: OptionalDatabaseUrl = None) -> None:
+def sync(database_url: OptionalDatabaseUrl = None, dead_letters: DeadLetters = False) -> None:
     """Send the calls that runs spooled locally while the backend was unavailable."""
     from mltrack_sdk.connect import resolve_transport
     from mltrack_sdk.spool import Spool
@@ -180,11 +190,20 @@ def sync(database_url: OptionalDatabaseUrl = None) -> None:
     transport = resolve_transport(database_url=database_url)
     try:
         result = spool.replay_all(transport)
+        echo(f"Replayed {result.sent} call(s).")
+        if result.dead:
+            echo(
+                f"{result.dead} call(s) were rejected by the database: see {spool.dead_letter_path}"
+            )
+        if dead_letters:
+            retried = spool.retry_dead_letters(transport)
+            echo(f"Retried dead letters: {retried.sent} sent, {retried.dead} rejected again.")
+            for message in retried.errors or []:
+                echo(f"  {' '.join(message.split())}")
+            if retried.dead:
+                echo(f"Kept in {spool.dead_letter_path}")
     finally:
         transport.close()
-    echo(f"Replayed {result.sent} call(s).")
-    if result.dead:
-        echo(f"{result.dead} call(s) were rejected by the database: see {spool.dead_letter_path}")
 
 
 if __name__ == "__main__":

@@ -154,6 +154,15 @@ class NotConfiguredError(MltrackError):
     SUPABASE_URL + SUPABASE_KEY, or start the local database with `mltrack up`."""
 
 
+class DatabaseUnreachableError(MltrackError):
+    """The database cannot be reached, and this request cannot be answered without it."""
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(message)
+        #: The argument that needed the database (e.g. ``resume`` given a session name).
+        self.field = field
+
+
 class SessionClosedError(MltrackError):
     """The session has finished: start or resume a session to log more."""
 

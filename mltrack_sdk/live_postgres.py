@@ -16,13 +16,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from mltrack_sdk.errors import MltrackError
+from mltrack_sdk.errors import DatabaseError, MltrackError, database_error
 from mltrack_sdk.live import TABLES, Change, Emit
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,38 @@ _CATCH_UP: Mapping[str, str] = {
 }
 
 
+#: Connection failures that retrying cannot fix, by the server's message (libpq reports no
+#: SQLSTATE for a failed connection) -> the SQLSTATE they stand for. Servers that send these
+#: messages translated (lc_messages) are retried like any other failure.
+_PERMANENT_CONNECT = (
+    (re.compile(r'database "[^"]*" does not exist'), "3D000"),
+    (re.compile(r"password authentication failed|no password supplied"), "28P01"),
+    (
+        re.compile(
+            r'authentication failed for user|role "[^"]*" does not exist|no pg_hba\.conf entry'
+            r"|is not permitted to log in"
+        ),
+        "28000",
+    ),
+)
+_PERMANENT_SQLSTATES = frozenset(code for _, code in _PERMANENT_CONNECT)
+
+
+def permanent_connect_error(exc: Exception) -> DatabaseError | None:
+    """The error to raise for a connection failure that retrying cannot fix (wrong password or
+    user, no such database); None for one that may pass (server down, network)::
+
+        permanent_connect_error(exc)  # DatabaseError(sqlstate="3D000") for a wrong db name
+    """
+    message = " ".join(str(exc).split())
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate not in _PERMANENT_SQLSTATES:
+        sqlstate = next((code for rx, code in _PERMANENT_CONNECT if rx.search(message)), None)
+    if sqlstate is None:
+        return None
+    return database_error(sqlstate, f"live feed cannot connect: {message}")
+
+
 class _Watermark:
     """Server time when the listening connection was last known alive (None: never)."""
 
@@ -103,7 +136,10 @@ class PostgresSource:
     """Changes from a Postgres database through ``LISTEN mltrack_changes``.
 
     Uses its own autocommit connection. When the connection drops, it waits ``backoff_initial``
-    seconds, then reconnects, doubling the wait after each failure up to ``backoff_max``.
+    seconds, then reconnects, doubling the wait after each failure up to ``backoff_max``. What
+    retrying cannot fix is raised (to the feed's reader) instead: an invalid URL
+    (:class:`MltrackError`), a failed authentication or a database that does not exist
+    (:class:`DatabaseError` with SQLSTATE 28P01, 28000 or 3D000).
 
     Catch-up: notifications sent while no one listened are lost, so after a reconnect the source
     asks the tables what changed since it last knew the connection alive (server time, checked
@@ -170,9 +206,16 @@ class PostgresSource:
                     application_name="mltrack-live",
                 )
             except psycopg.OperationalError as exc:
+                permanent = permanent_connect_error(exc)
+                if permanent is not None:
+                    raise permanent from exc
                 logger.warning("live feed: cannot connect (retrying in %.1fs): %s", backoff, exc)
                 backoff = min(backoff * 2, self.backoff_max)
                 continue
+            except psycopg.ProgrammingError as exc:  # a URL libpq cannot parse
+                raise MltrackError(
+                    f"live feed: invalid database URL: {' '.join(str(exc).split())}"
+                ) from exc
             try:
                 self._listen(conn, emit, stop, mark)
                 return

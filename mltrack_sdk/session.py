@@ -38,18 +38,25 @@ from mltrack_sdk.writer import Heartbeat, Writer
 TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 _FINALS = ("final_map50", "final_map50_95", "final_precision", "final_recall")
 _LIVE: weakref.WeakSet[Session] = weakref.WeakSet()
+#: The epoch bound of a run resumed offline whose epochs are unknown: the database checks them.
+_NO_EPOCH_LIMIT = 2**31 - 1
 
 
 class Session:
     """A running training session; made by :func:`~mltrack_sdk.session_start.start_session`.
 
-    ``id`` is the session's uuid (as text), ``epochs`` its planned epochs.
+    ``id`` is the session's uuid (as text), ``epochs`` its planned epochs (``None`` when unknown:
+    a run resumed by id while the database was unreachable; the database checks them on replay).
+
+    End it with ``finish()`` or a ``with`` block. A process that exits without either gets at
+    most 5 s at exit to send (or spool) what it logged; anything still queued then is lost, and
+    the run stays ``running`` until the stale-heartbeat check marks it failed.
     """
 
     def __init__(
         self,
         session_id: str,
-        epochs: int,
+        epochs: int | None,
         transport: Transport,
         *,
         owns_transport: bool,
@@ -62,6 +69,7 @@ class Session:
     ) -> None:
         self.id = session_id
         self.epochs = epochs
+        self._max_epoch = _NO_EPOCH_LIMIT if epochs is None else epochs
         self.finish_timeout = finish_timeout
         self.status: str = "running"
         self._transport = transport
@@ -81,7 +89,7 @@ class Session:
         )
         self._put = self._writer.queue.put
         self._heartbeat = Heartbeat(
-            session_id, transport, heartbeat_interval, self._set_stop, lambda: self._writer.offline
+            session_id, transport, heartbeat_interval, self._set_stop, self._writer
         )
         self._writer.start()
         self._heartbeat.start()
@@ -126,8 +134,8 @@ class Session:
             self._emit_notes()
         if self._closed:
             self._check_open()
-        if type(epoch) is not int or not 0 <= epoch <= self.epochs:
-            epoch = checks.check_epoch(epoch, self.epochs)
+        if type(epoch) is not int or not 0 <= epoch <= self._max_epoch:
+            epoch = checks.check_epoch(epoch, self._max_epoch)
         checks.check_metrics(metrics)
         metrics["epoch"] = epoch
         if extra is not None:
@@ -146,7 +154,7 @@ class Session:
             metrics = dict(row)
             if "epoch" not in metrics:
                 raise checks.invalid("epoch", "is required in every row")
-            epoch = checks.check_epoch(metrics.pop("epoch"), self.epochs)
+            epoch = checks.check_epoch(metrics.pop("epoch"), self._max_epoch)
             extra = metrics.pop("extra", None)
             checks.check_metrics(metrics)
             metrics["epoch"] = epoch

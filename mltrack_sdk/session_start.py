@@ -8,6 +8,10 @@ begins offline, so training never waits for the database::
 
     run = mlt.start_session("YOLOv8n v1", model_type="yolov8n", epochs=100)
     again = mlt.start_session(resume="YOLOv8n v1")   # the latest unfinished run of that name
+
+Resuming by id works offline too: logging goes into the spool under that id, and the session row
+is updated when the spool is replayed (the database checks the id and the epochs then). Resuming
+by name needs the database to look the name up.
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ from typing import Any
 
 from mltrack_sdk import checks
 from mltrack_sdk.connect import resolve_transport
-from mltrack_sdk.errors import DatabaseError, InvalidTransitionError, NotFoundError, is_permanent
+from mltrack_sdk.errors import (
+    DatabaseError,
+    DatabaseUnreachableError,
+    InvalidTransitionError,
+    NotFoundError,
+    is_permanent,
+)
 from mltrack_sdk.session import TERMINAL_STATUSES, Session
 from mltrack_sdk.spool import Spool
 from mltrack_sdk.transports.base import Transport, TransportUnavailable
@@ -54,6 +64,22 @@ def _resume(transport: Transport, resume: str) -> dict[str, Any]:
     return row
 
 
+def _resume_offline(spool: Spool, resume: str, reason: str) -> tuple[str, int | None]:
+    """The id and planned epochs (None: unknown) of a run resumed while the database is away."""
+    if not _UUID.match(str(resume)):
+        raise DatabaseUnreachableError(
+            f"resume={resume!r} names a session, and looking the name up needs the database,"
+            f" which is unreachable ({reason}); resume by the session's id to continue offline",
+            field="resume",
+        )
+    session_id = str(uuid.UUID(str(resume)))
+    started = spool.spooled_start(session_id)
+    # A heartbeat first: the spool is then replayed (and the row stamped) once the backend is
+    # back, even before anything else is logged.
+    spool.append(session_id, [{"function": "heartbeat", "args": {"session_id": session_id}}])
+    return session_id, None if started is None else int(started["epochs"])
+
+
 def start_session(
     session_name: str | None = None,
     *,
@@ -80,6 +106,8 @@ def start_session(
     The backend is ``transport=``, else ``database_url=``, else the environment (see
     :func:`mltrack_sdk.connect.resolve_transport`). When the backend cannot be reached the run
     still starts: everything is spooled locally (a :class:`MltrackWarning` says so) and sent later.
+    That holds for ``resume=<id>`` too (the database checks the id when the spool is replayed);
+    ``resume=<name>`` then raises :class:`~mltrack_sdk.errors.DatabaseUnreachableError`.
 
     Example::
 
@@ -92,10 +120,25 @@ def start_session(
     spool = Spool(Path(spool_dir) if spool_dir is not None else None)
     notes: list[str] = []
     offline = False
+    planned: int | None
     try:
         if resume is not None:
-            row = _resume(backend, resume)
-            session_id, planned = str(row["id"]), int(row["epochs"])
+            try:
+                row = _resume(backend, resume)
+                session_id, planned = str(row["id"]), int(row["epochs"])
+            except TransportUnavailable as exc:
+                offline, reason = True, exc.message
+            except DatabaseError as exc:
+                if is_permanent(exc):
+                    raise
+                offline, reason = True, exc.message
+            if offline:
+                session_id, planned = _resume_offline(spool, resume, reason)
+                notes.append(
+                    f"backend unavailable ({reason}); session {session_id} resumes offline and is"
+                    f" kept in {spool.path(session_id)} until the backend is back (or"
+                    " `mltrack sync`), which then checks it"
+                )
         else:
             session_id = str(uuid.uuid4())
             planned = checks.check_positive_int("epochs", epochs, required=True) or 0

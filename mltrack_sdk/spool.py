@@ -7,7 +7,9 @@ Layout under ``<mltrack_home>/spool/``:
   ``log_epochs`` batches, ..., ``finish_session``). Appends are fsync'd before they return.
 - ``<session_id>.lock``: an ``flock`` lock, so a live run, ``mltrack sync`` and the next
   ``start_session`` never replay or append the same file at once.
-- ``dead-letter.jsonl``: calls the database rejected for good, with its error message.
+- ``dead-letter.jsonl``: calls the database rejected for good, with its error message
+  (``dead-letter.lock`` guards it). :meth:`Spool.retry_dead_letters` (``mltrack sync
+  --dead-letters``) sends them again once the cause is fixed.
 
 Replaying is safe to repeat: the SQL API is idempotent (upserts keyed by the client's ids).
 
@@ -37,6 +39,7 @@ except ImportError:  # Windows: no cross-process lock, the in-process order stil
     fcntl = None  # type: ignore[assignment]
 
 DEAD_LETTER = "dead-letter.jsonl"
+_DEAD_LETTER_LOCK = "dead-letter"
 #: Consecutive spooled log_epochs batches are merged into calls of at most this many rows.
 REPLAY_BATCH_ROWS = 1000
 
@@ -152,21 +155,80 @@ class Spool:
     def has_pending(self, session_id: str) -> bool:
         return self.path(session_id).exists()
 
-    def dead_letter(self, call: dict[str, Any], error: str, sqlstate: str | None = None) -> None:
-        """Keep a call the database rejected for good, with the database's message."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        entry = {
+    def spooled_start(self, session_id: str) -> dict[str, Any] | None:
+        """The arguments of the session's spooled ``start_session`` call, if it has one."""
+        with self._locked(session_id):
+            path = self.path(session_id)
+            records = self._read(path) if path.exists() else []
+        return next((r["args"] for r in records if r.get("function") == "start_session"), None)
+
+    @staticmethod
+    def _dead_entry(call: dict[str, Any], error: str, sqlstate: str | None) -> dict[str, Any]:
+        return {
             "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "error": error,
             "sqlstate": sqlstate,
-            **call,
+            "function": call["function"],
+            "args": call["args"],
         }
-        fd = os.open(self.dead_letter_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, (json.dumps(entry, separators=(",", ":")) + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+
+    def dead_letter(self, call: dict[str, Any], error: str, sqlstate: str | None = None) -> None:
+        """Keep a call the database rejected for good, with the database's message."""
+        entry = self._dead_entry(call, error, sqlstate)
+        with self._locked(_DEAD_LETTER_LOCK):
+            fd = os.open(self.dead_letter_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, (json.dumps(entry, separators=(",", ":")) + "\n").encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """The rejected calls, oldest first: ``function``, ``args``, ``error``, ``sqlstate``,
+        ``at``."""
+        with self._locked(_DEAD_LETTER_LOCK):
+            path = self.dead_letter_path
+            return self._read(path) if path.exists() else []
+
+    def retry_dead_letters(self, transport: Transport) -> ReplayResult:
+        """Send the rejected calls again, in order, once their cause is fixed (say, a session's
+        epochs raised after its out-of-range epochs were rejected).
+
+        A call that goes through leaves the dead-letter file; one rejected again stays in it,
+        with the database's new message. Raises :class:`TransportUnavailable` (or a
+        non-permanent :class:`DatabaseError`) when the backend fails mid-way; the calls not
+        tried yet stay as they were.
+
+        Example::
+
+            result = Spool().retry_dead_letters(transport)   # result.sent, result.dead
+        """
+        result = ReplayResult()
+        with self._locked(_DEAD_LETTER_LOCK):
+            path = self.dead_letter_path
+            if not path.exists():
+                return result
+            entries = self._read(path)
+            kept: list[dict[str, Any]] = []
+            for done, entry in enumerate(entries):
+                try:
+                    transport.rpc(entry["function"], entry["args"])
+                    result.sent += 1
+                except DatabaseError as exc:
+                    if not is_permanent(exc):
+                        self._rewrite(path, kept + entries[done:])
+                        raise
+                    kept.append(self._dead_entry(entry, exc.message, exc.sqlstate))
+                    result.dead += 1
+                    result.errors = [*(result.errors or []), exc.message]
+                except TransportUnavailable:
+                    self._rewrite(path, kept + entries[done:])
+                    raise
+            if kept:
+                self._rewrite(path, kept)
+            else:
+                path.unlink()
+        return result
 
     def _read(self, path: Path) -> list[dict[str, Any]]:
         records = []

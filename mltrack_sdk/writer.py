@@ -12,6 +12,11 @@ appended to the durable spool instead, in order, and the spool is replayed with 
 is empty. A call the database rejects for good goes to the dead-letter file. Neither thread ever
 raises into training: they leave notes that the session turns into warnings on the training
 thread (a warning raised in a background thread would be lost, or fatal under ``-W error``).
+
+The heartbeat keeps trying through an outage (every ``min(interval, 1 s)`` until one gets through)
+and wakes the offline writer as soon as the database answers, so a run that survives a short
+outage is not taken for dead. Whichever thread notices an outage first warns, once per outage
+(:class:`Outage`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ log = logging.getLogger("mltrack_sdk")
 
 _MIN_BACKOFF = 0.2
 _MAX_BACKOFF = 5.0
+#: How often the heartbeat retries while it cannot get through (at most its interval).
+_HEARTBEAT_RETRY = 1.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,32 @@ class _Call:
 
 
 _STOP = object()
+_WAKE = object()
+
+
+class Outage:
+    """One warning per outage, from whichever thread (writer or heartbeat) notices it first.
+
+    ``begin(reason)`` notes the outage unless one is already under way; ``end()`` closes it.
+    """
+
+    def __init__(
+        self, note: Callable[[str], None], message: Callable[[str], str], *, down: bool
+    ) -> None:
+        self._note = note
+        self._message = message
+        self._lock = threading.Lock()
+        self.down = down
+
+    def begin(self, reason: str) -> None:
+        with self._lock:
+            if self.down:
+                return
+            self.down = True
+        self._note(self._message(reason))
+
+    def end(self) -> None:
+        self.down = False
 
 
 class Writer(threading.Thread):
@@ -73,6 +106,15 @@ class Writer(threading.Thread):
         self._columns = transport.name == "postgres"
         self._backoff = _MIN_BACKOFF
         self._retry_at = time.monotonic() if offline else float("inf")
+        #: Shared with the heartbeat; an offline start was already reported by start_session().
+        self.outage = Outage(
+            note,
+            lambda reason: (
+                f"backend unavailable ({reason}); logging continues into the spool"
+                f" {spool.path(session_id)} and is sent when it is back (or by `mltrack sync`)"
+            ),
+            down=offline,
+        )
         #: Set by the session when finish() gave up waiting: the writer stops sending.
         self.abandoned = False
 
@@ -89,6 +131,10 @@ class Writer(threading.Thread):
 
     def stop(self) -> None:
         self.queue.put(_STOP)
+
+    def wake(self) -> None:
+        """Retry the spool now (the heartbeat got an answer: the database is back)."""
+        self.queue.put(_WAKE)
 
     def drain_to_spool(self) -> int:
         """Spool what is still queued (after finish() timed out); returns the number of calls."""
@@ -144,6 +190,10 @@ class Writer(threading.Thread):
                     held.append(self._epochs_call([item]))
                 self._spool.append(self.session_id, held)
                 return
+            if item is _WAKE:
+                if self.offline:
+                    self._retry()
+                continue
             if type(item) is dict:
                 rows.append(item)
                 if len(rows) == 1:
@@ -215,11 +265,7 @@ class Writer(threading.Thread):
         self._retry_at = time.monotonic() + self._backoff
         if self.abandoned:
             return  # finish() gave up on the backend and reports what is spooled
-        self._note(
-            f"backend unavailable ({reason}); logging continues into the spool"
-            f" {self._spool.path(self.session_id)} and is sent when it is back"
-            " (or by `mltrack sync`)"
-        )
+        self.outage.begin(reason)
 
     def _retry(self) -> None:
         try:
@@ -231,6 +277,7 @@ class Writer(threading.Thread):
             return
         self.offline = False
         self._retry_at = float("inf")
+        self.outage.end()
         log.info("mltrack writer: back online, replayed %d spooled call(s)", result.sent)
         for message in result.errors or []:
             self._note(
@@ -266,7 +313,8 @@ def _columns(session_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 class Heartbeat(threading.Thread):
     """Calls ``heartbeat(session_id)`` every ``interval`` seconds; its answer sets
-    stop_requested."""
+    stop_requested. Through an outage it retries every ``min(interval, 1 s)`` (see the module
+    docstring)."""
 
     def __init__(
         self,
@@ -274,30 +322,50 @@ class Heartbeat(threading.Thread):
         transport: Transport,
         interval: float,
         on_stop: Callable[[], None],
-        is_offline: Callable[[], bool],
+        writer: Writer,
     ) -> None:
         super().__init__(name=f"mltrack-heartbeat-{session_id[:8]}", daemon=True)
         self.session_id = session_id
         self._transport = transport
         self._interval = interval
         self._on_stop = on_stop
-        self._is_offline = is_offline
+        self._writer = writer
         self.stopped = threading.Event()
 
     def beat(self) -> bool | None:
-        """One heartbeat; None when it could not be delivered (the writer reports outages)."""
-        if self._is_offline():
-            return None  # the session may not even exist in the database yet
+        """One heartbeat (from the training thread); None when it was not delivered. While the
+        writer is offline nothing is sent: the training thread never waits on a dead backend."""
+        if self._writer.offline:
+            return None
+        return self._beat()[1]
+
+    def _beat(self) -> tuple[bool, bool | None]:
+        """Send one heartbeat; returns (retry soon, the answer or None)."""
         try:
             stop = bool(self._transport.rpc("heartbeat", {"session_id": self.session_id}))
-        except (TransportUnavailable, DatabaseError) as exc:
+        except TransportUnavailable as exc:
             log.info("mltrack heartbeat of %s not delivered: %s", self.session_id, exc)
-            return None
+            self._writer.outage.begin(exc.message)
+            return True, None
+        except DatabaseError as exc:
+            log.info("mltrack heartbeat of %s not delivered: %s", self.session_id, exc)
+            if not is_permanent(exc):
+                self._writer.outage.begin(exc.message)
+                return True, None
+            # The database answered, so it is back; a run that started offline is not in it
+            # until the writer has replayed its spool: wake the writer and try again soon.
+            if self._writer.offline:
+                self._writer.wake()
+                return True, None
+            return False, None
+        self._writer.outage.end()
+        if self._writer.offline:
+            self._writer.wake()
         if stop:
             self._on_stop()
-        return stop
+        return False, stop
 
     def run(self) -> None:
         while not self.stopped.is_set():
-            self.beat()
-            self.stopped.wait(self._interval)
+            retry, _ = self._beat()
+            self.stopped.wait(min(self._interval, _HEARTBEAT_RETRY) if retry else self._interval)
