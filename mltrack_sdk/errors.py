@@ -180,6 +180,20 @@ class MltrackWarning(UserWarning):
 PERMANENT_SQLSTATE_PREFIXES = ("MT", "22", "23", "42")
 
 
+#: SQLSTATE classes of a connection that can never work as configured: invalid authorization
+#: (wrong user or password) and a database that does not exist.
+MISCONFIGURED_SQLSTATE_PREFIXES = ("28", "3D")
+
+
+def is_misconfigured(exc: DatabaseError) -> bool:
+    """True when the connection settings themselves are wrong (user, password, database name).
+
+    ``start_session`` raises these at once; during a run they are retried, since settings can be
+    fixed while the spool keeps what was logged.
+    """
+    return (exc.sqlstate or "")[:2] in MISCONFIGURED_SQLSTATE_PREFIXES
+
+
 def is_permanent(exc: DatabaseError) -> bool:
     """True when the database rejected the request for good (retrying would fail the same way)."""
     return (exc.sqlstate or "")[:2] in PERMANENT_SQLSTATE_PREFIXES

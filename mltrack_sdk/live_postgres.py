@@ -16,15 +16,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from mltrack_sdk.errors import DatabaseError, MltrackError, database_error
+from mltrack_sdk.errors import MltrackError, database_error
 from mltrack_sdk.live import TABLES, Change, Emit
+from mltrack_sdk.transports.postgres import permanent_connect_error
 
 logger = logging.getLogger(__name__)
 
@@ -67,38 +67,6 @@ _CATCH_UP: Mapping[str, str] = {
                h.updated_at as at
           from public.hyperparameter_runs h where h.updated_at > %(since)s order by h.updated_at""",
 }
-
-
-#: Connection failures that retrying cannot fix, by the server's message (libpq reports no
-#: SQLSTATE for a failed connection) -> the SQLSTATE they stand for. Servers that send these
-#: messages translated (lc_messages) are retried like any other failure.
-_PERMANENT_CONNECT = (
-    (re.compile(r'database "[^"]*" does not exist'), "3D000"),
-    (re.compile(r"password authentication failed|no password supplied"), "28P01"),
-    (
-        re.compile(
-            r'authentication failed for user|role "[^"]*" does not exist|no pg_hba\.conf entry'
-            r"|is not permitted to log in"
-        ),
-        "28000",
-    ),
-)
-_PERMANENT_SQLSTATES = frozenset(code for _, code in _PERMANENT_CONNECT)
-
-
-def permanent_connect_error(exc: Exception) -> DatabaseError | None:
-    """The error to raise for a connection failure that retrying cannot fix (wrong password or
-    user, no such database); None for one that may pass (server down, network)::
-
-        permanent_connect_error(exc)  # DatabaseError(sqlstate="3D000") for a wrong db name
-    """
-    message = " ".join(str(exc).split())
-    sqlstate = getattr(exc, "sqlstate", None)
-    if sqlstate not in _PERMANENT_SQLSTATES:
-        sqlstate = next((code for rx, code in _PERMANENT_CONNECT if rx.search(message)), None)
-    if sqlstate is None:
-        return None
-    return database_error(sqlstate, f"live feed cannot connect: {message}")
 
 
 class _Watermark:
@@ -208,7 +176,9 @@ class PostgresSource:
             except psycopg.OperationalError as exc:
                 permanent = permanent_connect_error(exc)
                 if permanent is not None:
-                    raise permanent from exc
+                    raise database_error(
+                        permanent.sqlstate, f"live feed {permanent.message}"
+                    ) from exc
                 logger.warning("live feed: cannot connect (retrying in %.1fs): %s", backoff, exc)
                 backoff = min(backoff * 2, self.backoff_max)
                 continue

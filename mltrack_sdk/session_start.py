@@ -29,6 +29,7 @@ from mltrack_sdk.errors import (
     DatabaseUnreachableError,
     InvalidTransitionError,
     NotFoundError,
+    is_misconfigured,
     is_permanent,
 )
 from mltrack_sdk.session import TERMINAL_STATUSES, Session
@@ -129,7 +130,7 @@ def start_session(
             except TransportUnavailable as exc:
                 offline, reason = True, exc.message
             except DatabaseError as exc:
-                if is_permanent(exc):
+                if is_permanent(exc) or is_misconfigured(exc):
                     raise
                 offline, reason = True, exc.message
             if offline:
@@ -162,7 +163,7 @@ def start_session(
             except TransportUnavailable as exc:
                 offline, reason = True, exc.message
             except DatabaseError as exc:
-                if is_permanent(exc):
+                if is_permanent(exc) or is_misconfigured(exc):
                     raise
                 offline, reason = True, exc.message
             if offline:

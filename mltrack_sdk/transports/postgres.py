@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,8 +32,40 @@ from psycopg import sql
 from psycopg.adapt import PyFormat
 from psycopg.rows import dict_row
 
-from mltrack_sdk.errors import DatabaseError
+from mltrack_sdk.errors import DatabaseError, database_error
 from mltrack_sdk.transports.base import TransportUnavailable
+
+#: Connection failures that retrying cannot fix, by the server's message (libpq reports no
+#: SQLSTATE for a failed connection) -> the SQLSTATE they stand for. Servers that send these
+#: messages translated (lc_messages) are retried like any other failure.
+_PERMANENT_CONNECT = (
+    (re.compile(r'database "[^"]*" does not exist'), "3D000"),
+    (re.compile(r"password authentication failed|no password supplied"), "28P01"),
+    (
+        re.compile(
+            r'authentication failed for user|role "[^"]*" does not exist|no pg_hba\.conf entry'
+            r"|is not permitted to log in"
+        ),
+        "28000",
+    ),
+)
+_PERMANENT_SQLSTATES = frozenset(code for _, code in _PERMANENT_CONNECT)
+
+
+def permanent_connect_error(exc: Exception) -> DatabaseError | None:
+    """The error to raise for a connection failure that retrying cannot fix (wrong password or
+    user, no such database); None for one that may pass (server down, network)::
+
+        permanent_connect_error(exc)  # DatabaseError(sqlstate="3D000") for a wrong db name
+    """
+    message = " ".join(str(exc).split())
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate not in _PERMANENT_SQLSTATES:
+        sqlstate = next((code for rx, code in _PERMANENT_CONNECT if rx.search(message)), None)
+    if sqlstate is None:
+        return None
+    return database_error(sqlstate, f"cannot connect: {message}")
+
 
 #: SQLSTATE classes that mean "the server went away or is not accepting work right now".
 _UNAVAILABLE_CLASSES = ("08", "57", "53", "58")
@@ -75,6 +108,11 @@ class PostgresTransport:
 
     def _translate(self, exc: psycopg.Error) -> Exception:
         """The one place where driver errors become mltrack errors."""
+        permanent = permanent_connect_error(exc)
+        if permanent is not None:
+            # Wrong password, user or database: retrying cannot help, so say so.
+            self._discard()
+            return permanent
         sqlstate = getattr(exc, "sqlstate", None) or ""
         lost = isinstance(exc, psycopg.InterfaceError) or (
             isinstance(exc, psycopg.OperationalError)

@@ -201,3 +201,21 @@ def test_live_feed_raises_for_an_invalid_url_and_retries_a_refused_one() -> None
     with change_feed("postgresql://postgres@127.0.0.1:1/postgres", backoff_initial=0.05) as feed:
         assert feed.get(timeout=0.5) is None  # still retrying: the server may come up
         assert not feed.closed
+
+
+@pytest.mark.parametrize(
+    ("change", "sqlstate"),
+    [({"dbname": "no_such_database"}, "3D000"), ({"user": "no_such_role"}, "28000")],
+)
+def test_start_session_raises_for_settings_that_cannot_work(
+    db_url: str, tmp_path: Path, change: dict[str, str], sqlstate: str
+) -> None:
+    """A wrong database name or user is the caller's mistake, not an outage: nothing is spooled."""
+    url = with_url_part(db_url, **change)
+    spool_dir = tmp_path / "spool"
+    with pytest.raises(DatabaseError, match="cannot connect") as caught:
+        mlt.start_session(
+            "misconfigured", model_type="yolov8n", epochs=3, database_url=url, spool_dir=spool_dir
+        )
+    assert caught.value.sqlstate == sqlstate
+    assert not spool_dir.exists() or not any(spool_dir.iterdir())
