@@ -22,7 +22,7 @@ select columns_are('public', 'training_sessions', array[
   'status_reason', 'hyperparameter_run_id', 'current_epoch', 'epochs_completed', 'best_epoch',
   'best_map50', 'best_map50_95', 'final_map50', 'final_map50_95', 'final_precision',
   'final_recall', 'final_loss', 'model_path', 'best_inference_ms', 'best_fps', 'stop_requested',
-  'last_heartbeat_at', 'started_at', 'completed_at', 'duration_seconds', 'created_at', 'updated_at']);
+  'last_heartbeat_at', 'heartbeat_lost_at', 'started_at', 'completed_at', 'duration_seconds', 'created_at', 'updated_at']);
 select columns_are('public', 'training_metrics', array[
   'session_id', 'epoch', 'box_loss', 'cls_loss', 'dfl_loss', 'total_loss', 'val_box_loss',
   'val_cls_loss', 'val_dfl_loss', 'precision', 'recall', 'map50', 'map50_95', 'learning_rate',
@@ -141,7 +141,7 @@ select is(
   (select array_agg(p.proname::text order by p.proname) from pg_proc p
     where p.pronamespace in ('public'::regnamespace, 'mltrack_internal'::regnamespace)
       and p.prosecdef),
-  array['benchmark_written', 'mark_stale_sessions', 'metrics_deleted', 'metrics_written',
+  array['benchmark_written', 'mark_stale_sessions', 'metrics_deleted', 'metrics_updated', 'metrics_written',
         'owns_run', 'owns_session', 'refresh_hyperparameter_run', 'session_hyperparameter_run_changed'],
   'the security definer functions are exactly the reviewed ones');
 -- The API functions all pin search_path too (they name every object with its schema).
@@ -174,7 +174,7 @@ select is((select relreplident::text from pg_class where oid = 'public.training_
 
 -- The triggers that carry the logic.
 select triggers_are('public', 'training_sessions', array['training_sessions_updated_at',
-  'training_sessions_state_machine', 'training_sessions_state_machine_update',
+  'training_sessions_derived_guard', 'training_sessions_state_machine', 'training_sessions_state_machine_update',
   'training_sessions_hyperparameter_run_insert', 'training_sessions_hyperparameter_run_update',
   'training_sessions_hyperparameter_run_delete', 'training_sessions_notify']);
 select triggers_are('public', 'training_metrics', array['training_metrics_inserted',
