@@ -112,8 +112,9 @@ select throws_ok($$ select start_session('s', 'm', 1, owner_id => '11111111-1111
 select throws_ok($$ select upsert_dataset('coco8', train_size => 1) $$,
   'MT006', 'name is a dataset of another user: you may read it but not change it (got coco8)',
   'upsert_dataset of the owner''s dataset');
-select is((select name from create_hyperparameter_run('renamed', run_id => 'b2000000-0000-0000-0000-000000000001')),
-  'owner search', 'create_hyperparameter_run with the owner''s run_id returns that run without changing it');
+select throws_ok($$ select create_hyperparameter_run('renamed', run_id => 'b2000000-0000-0000-0000-000000000001') $$,
+  'MT006', 'run_id belongs to another user: you may read the run but not write to it (got b2000000-0000-0000-0000-000000000001)',
+  'create_hyperparameter_run refuses the owner''s run_id');
 select throws_ok($$ select mark_stale_sessions(1) $$, '42501', 'permission denied for function mark_stale_sessions',
   'another user cannot fail the owner''s sessions as stale');
 select throws_ok($$ select start_session('joiner', 'm', 1, hyperparameter_run_id => 'b2000000-0000-0000-0000-000000000001') $$,
