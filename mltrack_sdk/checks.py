@@ -10,12 +10,24 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from mltrack_sdk.errors import InvalidValueError, MissingValueError, ValueTooLargeError
 
 _INF = math.inf
+#: Postgres' integer column range.
+INT_MAX = 2**31 - 1
+#: A blank name: only white space, control characters and invisible format characters (zero-width
+#: and no-break spaces, word joiners, byte order marks). The database's check_name uses this set.
+BLANK = re.compile(
+    "[\x01-\x20\x7f-\xa0\xad\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]*"
+)
+#: Where json.dumps' text may differ in length from the jsonb text Postgres measures: a float
+#: in exponent notation (jsonb writes every digit), a negative zero, or a NUL escape.
+_JSON_SLOW = re.compile(r"\de[+-]\d|-0\.0(?![0-9])|\\u0000")
 
 #: Metric columns of training_metrics: True for fractions in [0, 1], False for finite values >= 0.
 METRIC_KINDS: dict[str, bool] = {
@@ -56,6 +68,8 @@ def to_float(field: str, value: Any) -> float:
         raise invalid(field, "must be a number", value)
     try:
         return float(value)
+    except OverflowError as exc:  # an int beyond any double
+        raise invalid(field, "must be a finite number", value, _FINITE_HINT) from exc
     except (TypeError, ValueError) as exc:  # e.g. a tensor with more than one element
         raise invalid(field, "must be a single number", type(value).__name__) from exc
 
@@ -95,10 +109,14 @@ def check_metrics(metrics: dict[str, Any], kinds: Mapping[str, bool] = METRIC_KI
 
 
 def to_int(field: str, value: Any) -> int:
-    """An integer: int or numpy integer (``__index__``), not bool or float."""
+    """An integer of Postgres' ``integer`` range: int or numpy integer (``__index__``), not bool
+    or float."""
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise invalid(field, "must be an integer", value)
-    return int(value.__index__())
+    number = int(value.__index__())
+    if not -INT_MAX - 1 <= number <= INT_MAX:
+        raise invalid(field, f"must be at most {INT_MAX} in magnitude", number)
+    return number
 
 
 def check_epoch(value: Any, epochs: int) -> int:
@@ -114,14 +132,33 @@ def check_epoch(value: Any, epochs: int) -> int:
 
 
 def check_name(field: str, value: Any, max_len: int) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
+    """A required text that is not blank (see :data:`BLANK`) of at most ``max_len`` characters."""
+    if value is None:
         raise MissingValueError(
             f"{field} is required and must not be blank", sqlstate="MT002", field=field
         )
-    if not isinstance(value, str):
-        raise invalid(field, "must be a string", value)
     check_text(field, value, max_len)
+    if BLANK.fullmatch(value):
+        raise MissingValueError(
+            f"{field} is required and must not be blank", sqlstate="MT002", field=field
+        )
     return value
+
+
+def check_unicode(field: str, value: str) -> None:
+    """Text Postgres can store: no NUL character, no lone surrogate."""
+    if value.isascii():
+        if "\x00" in value:
+            raise invalid(field, "must not contain the NUL character (\\x00)")
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise invalid(
+            field, "must be valid Unicode text (it holds a lone surrogate)", value[exc.start]
+        ) from None
+    if "\x00" in value:
+        raise invalid(field, "must not contain the NUL character (\\x00)")
 
 
 def check_text(field: str, value: Any, max_len: int) -> str | None:
@@ -129,6 +166,7 @@ def check_text(field: str, value: Any, max_len: int) -> str | None:
         return None
     if not isinstance(value, str):
         raise invalid(field, "must be a string", value)
+    check_unicode(field, value)
     if len(value) > max_len:
         raise ValueTooLargeError(
             f"{field} must be at most {max_len} characters (got {len(value)} characters)",
@@ -186,22 +224,71 @@ def check_fraction(field: str, value: Any) -> float | None:
 
 
 def check_json_object(field: str, value: Any, max_bytes: int) -> dict[str, Any]:
-    """A JSON-encodable dict of at most ``max_bytes`` (finite numbers only)."""
+    """A JSON-encodable dict (finite numbers only, text Postgres can store) whose jsonb text is
+    at most ``max_bytes`` bytes: the size the database measures, not json.dumps' (jsonb writes
+    ``1e300`` with all its digits and non-ASCII text as UTF-8)."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise invalid(field, "must be a JSON object (a dict)", type(value).__name__)
     try:
-        text = json.dumps(value, allow_nan=False)
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+    except RecursionError:
+        raise invalid(field, "is nested too deeply to encode as JSON") from None
     except (TypeError, ValueError) as exc:
         raise invalid(field, f"must be JSON-encodable with finite numbers: {exc}") from exc
-    if len(text) > max_bytes:
+    if text.isascii():
+        size = len(text)
+    else:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise invalid(
+                field, "must hold valid Unicode text (it has a lone surrogate)", text[exc.start]
+            ) from None
+    if _JSON_SLOW.search(text):
+        size = jsonb_size(field, value)
+    if size > max_bytes:
         raise ValueTooLargeError(
-            f"{field} must be at most {max_bytes} bytes of JSON (got {len(text)} bytes)",
+            f"{field} must be at most {max_bytes} bytes of JSON (got {size} bytes)",
             sqlstate="MT003",
             field=field,
         )
     return dict(value)
+
+
+def _json_key(key: Any) -> str:
+    """The text json.dumps makes of a non-text dict key (1 -> "1", True -> "true")."""
+    return str(next(iter(json.loads(json.dumps({key: 0})))))
+
+
+def jsonb_size(field: str, value: Any) -> int:
+    """The length in bytes of Postgres' text of ``value`` as jsonb (``octet_length(v::text)``),
+    raising for a NUL character, which jsonb cannot hold. The slow path of
+    :func:`check_json_object`, for values whose json.dumps length differs."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise invalid(field, "must not hold the NUL character (\\x00) in its text")
+        return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    if value is None or isinstance(value, bool):
+        return 4 if value is not False else 5
+    if isinstance(value, int):
+        return len(str(int(value)))
+    if isinstance(value, float):
+        if value == 0:
+            return len(repr(abs(value)))  # numeric has no negative zero: -0.0 is "0.0"
+        return len(format(Decimal(repr(value)), "f"))
+    if isinstance(value, Mapping):
+        # jsonb keeps one entry per key (the last), after json.dumps' conversion of the key.
+        entries = {k if isinstance(k, str) else _json_key(k): v for k, v in value.items()}
+        if not entries:
+            return 2
+        parts = [jsonb_size(field, k) + 2 + jsonb_size(field, v) for k, v in entries.items()]
+        return 2 + sum(parts) + 2 * (len(parts) - 1)
+    items = list(value)
+    if not items:
+        return 2
+    return 2 + sum(jsonb_size(field, v) for v in items) + 2 * (len(items) - 1)
 
 
 def check_choice(field: str, value: Any, choices: tuple[str, ...]) -> str:
@@ -257,24 +344,40 @@ def benchmark_args(avg_inference_ms: Any, fields: dict[str, Any]) -> dict[str, A
             args[key] = check_positive_int(key, fields.pop(key))
     if "warmup_runs" in fields:
         args["warmup_runs"] = check_count("warmup_runs", fields.pop("warmup_runs"))
-    for key, limit in (
-        ("device", 100),
-        ("device_name", 200),
-        ("model_format", 50),
-        ("dtype", 20),
-    ):
+    for key, limit in (("device_name", 200),):
         if key in fields:
             args[key] = check_text(key, fields.pop(key), limit)
+    # Required in the table (None means "the default"), so never blank.
+    for key, limit in (("device", 100), ("model_format", 50), ("dtype", 20)):
+        if key in fields:
+            value = fields.pop(key)
+            args[key] = None if value is None else check_name(key, value, limit)
     if "hardware_info" in fields:
         args["hardware_info"] = check_json_object(
             "hardware_info", fields.pop("hardware_info"), 16384
         )
     if fields:
         raise invalid(sorted(fields)[0], "is not a known benchmark field")
-    low = args.get("min_inference_ms")
-    if low is not None and args["avg_inference_ms"] < low:
-        raise invalid("avg_inference_ms", "must be >= min_inference_ms", args["avg_inference_ms"])
-    high = args.get("max_inference_ms")
-    if high is not None and args["avg_inference_ms"] > high:
-        raise invalid("max_inference_ms", "must be >= avg_inference_ms", high)
+    if args.get("fps") is None:
+        # The database computes fps from the latency; it must come out finite.
+        fps = 1000.0 * (args.get("batch_size") or 1) / args["avg_inference_ms"]
+        if fps == _INF:
+            raise invalid("fps", "must be a finite number > 0", fps, _FINITE_HINT)
+    # The table's orderings, in the order its constraints are checked (by constraint name).
+    for field, lower in _BENCHMARK_ORDER:
+        value, low = args.get(field), args.get(lower)
+        if value is not None and low is not None and value < low:
+            raise invalid(field, f"must not be less than {lower}", f"{value} < {low}")
     return args
+
+
+#: ``(field, must not be below field)`` pairs of model_benchmarks' CHECKs, in check order.
+_BENCHMARK_ORDER = (
+    ("avg_inference_ms", "min_inference_ms"),
+    ("max_inference_ms", "avg_inference_ms"),
+    ("p50_inference_ms", "min_inference_ms"),
+    ("p95_inference_ms", "p50_inference_ms"),
+    ("p95_inference_ms", "min_inference_ms"),
+    ("max_inference_ms", "p95_inference_ms"),
+    ("max_inference_ms", "p50_inference_ms"),
+)

@@ -122,6 +122,13 @@ class PostgresTransport:
             self._discard()
         if lost:
             return TransportUnavailable(f"cannot reach the database: {' '.join(str(exc).split())}")
+        if not sqlstate:
+            # The driver refused the request before sending it (a NUL byte in a text, say):
+            # sending it again cannot help, so it is a data exception, never an outage.
+            return database_error(
+                "22000" if isinstance(exc, psycopg.DataError) else "42000",
+                " ".join(str(exc).split()),
+            )
         return DatabaseError.from_driver(exc)
 
     def _discard(self) -> None:
@@ -141,6 +148,12 @@ class PostgresTransport:
                 return cur.fetchall() if cur.description is not None else []
             except psycopg.Error as exc:
                 raise self._translate(exc) from exc
+            except UnicodeEncodeError as exc:
+                # A lone surrogate in a text: the request cannot be encoded, now or later.
+                raise database_error(
+                    "22021",
+                    f"a text is not valid Unicode: {exc.reason} ({exc.object[exc.start]!r})",
+                ) from exc
 
     # -- the protocol -----------------------------------------------------------------------
 
