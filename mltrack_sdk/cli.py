@@ -195,6 +195,13 @@ def sync(database_url: OptionalDatabaseUrl = None, dead_letters: DeadLetters = F
             echo(
                 f"{result.dead} call(s) were rejected by the database: see {spool.dead_letter_path}"
             )
+        if result.malformed:
+            echo(
+                f"{result.malformed} malformed spool record(s) could not be replayed:"
+                f" see {spool.dead_letter_path}"
+            )
+        for message in result.errors or []:
+            echo(f"  {' '.join(message.split())}")
         if dead_letters:
             retried = spool.retry_dead_letters(transport)
             echo(f"Retried dead letters: {retried.sent} sent, {retried.dead} rejected again.")
@@ -202,6 +209,10 @@ def sync(database_url: OptionalDatabaseUrl = None, dead_letters: DeadLetters = F
                 echo(f"  {' '.join(message.split())}")
             if retried.dead:
                 echo(f"Kept in {spool.dead_letter_path}")
+            if retried.malformed:
+                echo(
+                    f"{retried.malformed} malformed dead letter(s) kept in {spool.dead_letter_path}"
+                )
     finally:
         transport.close()
 

@@ -7,11 +7,18 @@ Layout under ``<mltrack_home>/spool/``:
   ``log_epochs`` batches, ..., ``finish_session``). Appends are fsync'd before they return.
 - ``<session_id>.lock``: an ``flock`` lock, so a live run, ``mltrack sync`` and the next
   ``start_session`` never replay or append the same file at once.
-- ``dead-letter.jsonl``: calls the database rejected for good, with its error message
-  (``dead-letter.lock`` guards it). :meth:`Spool.retry_dead_letters` (``mltrack sync
-  --dead-letters``) sends them again once the cause is fixed.
+- ``dead-letter.jsonl``: calls the database rejected for good, with its error message, and
+  malformed spool records (``dead-letter.lock`` guards it). :meth:`Spool.retry_dead_letters`
+  (``mltrack sync --dead-letters``) sends the calls again once the cause is fixed.
 
 Replaying is safe to repeat: the SQL API is idempotent (upserts keyed by the client's ids).
+
+Faults: :meth:`Spool.append` and :meth:`Spool.dead_letter` either return, and every record is
+written and fsync'd, or raise :class:`SpoolWriteError`, and nothing of the call is in the file
+(partial bytes are cut off again). A torn last line left by a crash mid-write is ended before
+an append, so no later record is glued onto it. Reading never raises for bad content: a
+malformed line is moved to the dead-letter file with the reason and its raw text, and the good
+records are replayed in order. A rewrite that fails leaves the file as it was, and no ``.tmp``.
 
 Example::
 
@@ -21,7 +28,9 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -30,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from mltrack_sdk.config import mltrack_home
-from mltrack_sdk.errors import DatabaseError, is_permanent
+from mltrack_sdk.errors import DatabaseError, MltrackError, is_permanent
 from mltrack_sdk.transports.base import Transport, TransportUnavailable
 
 try:
@@ -38,25 +47,67 @@ try:
 except ImportError:  # Windows: no cross-process lock, the in-process order still holds
     fcntl = None  # type: ignore[assignment]
 
+log = logging.getLogger("mltrack_sdk")
+
 DEAD_LETTER = "dead-letter.jsonl"
 _DEAD_LETTER_LOCK = "dead-letter"
 #: Consecutive spooled log_epochs batches are merged into calls of at most this many rows.
 REPLAY_BATCH_ROWS = 1000
+#: The SQL API (supabase/migrations). A spooled call of any other function is malformed:
+#: PostgREST answers PGRST202, not a permanent error, and the replay would stop there for good.
+API_FUNCTIONS = frozenset(
+    {
+        *("create_hyperparameter_run", "finish_session", "heartbeat", "log_epoch"),
+        *("log_epoch_columns", "log_epochs", "mark_stale_sessions", "record_benchmark"),
+        *("record_validation", "request_stop", "start_session", "upsert_dataset"),
+    }
+)
+#: The jsonb arguments of the SQL API, the only ones that may hold JSON objects. psycopg cannot
+#: send an object (or a NUL character) elsewhere, an error without SQLSTATE that looks transient.
+_JSON_ARGS = frozenset(
+    {"config", "extra", "hardware_info", "metadata", "metrics", "results", "search_space"}
+)
+_ENTRY_KEYS = ("at", "error", "sqlstate", "function", "args")
+
+
+class SpoolError(MltrackError):
+    """The local spool could not be read or written: ``path`` is the file or directory, ``errno``
+    the OS error code (None when the cause was no OS error)."""
+
+    def __init__(self, path: Path, cause: BaseException, doing: str, outcome: str = "") -> None:
+        code = getattr(cause, "errno", None)
+        reason = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
+        name = f" ({errno.errorcode[code]})" if code in errno.errorcode else ""
+        super().__init__(f"cannot {doing} {path}: {reason}{name}{outcome}")
+        self.path = path
+        self.errno = code
+
+
+class SpoolWriteError(SpoolError):
+    """The spool could not keep a write (disk full, I/O error, read-only or unusable directory);
+    nothing of the write that raised it was kept."""
 
 
 @dataclass
 class ReplayResult:
-    """What a replay did: calls sent, calls moved to the dead-letter file, their messages."""
+    """What a replay did: calls sent, calls the database rejected (``dead``) and malformed
+    records (``malformed``), both moved to the dead-letter file, and the messages of those and
+    of any trouble with the spool itself (``errors``)."""
 
     sent: int = 0
     dead: int = 0
     errors: list[str] | None = None
+    malformed: int = 0
+
+    def note(self, message: str) -> None:
+        self.errors = [*(self.errors or []), message]
 
     def add(self, other: ReplayResult) -> None:
         self.sent += other.sent
         self.dead += other.dead
-        if other.errors:
-            self.errors = [*(self.errors or []), *other.errors]
+        self.malformed += other.malformed
+        for message in other.errors or []:
+            self.note(message)
 
 
 def merge_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -69,7 +120,7 @@ def merge_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             by_epoch[row["epoch"]] = row
             continue
         merged = {**seen, **{k: v for k, v in row.items() if v is not None}}
-        if "extra" in seen and "extra" in row:
+        if isinstance(seen.get("extra"), dict) and isinstance(row.get("extra"), dict):
             merged["extra"] = {**seen["extra"], **row["extra"]}
         by_epoch[row["epoch"]] = merged
     return list(by_epoch.values()) if len(by_epoch) < len(rows) else rows
@@ -82,27 +133,136 @@ def _merge(records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
     """
     calls: list[tuple[dict[str, Any], int]] = []
     for record in records:
-        if record.get("function") == "log_epochs" and calls:
-            last, count = calls[-1]
-            if (
-                last.get("function") == "log_epochs"
-                and last["args"].get("session_id") == record["args"].get("session_id")
-                and len(last["args"]["metrics"]) + len(record["args"]["metrics"])
-                <= REPLAY_BATCH_ROWS
-            ):
-                merged = {
-                    "function": "log_epochs",
-                    "args": {
-                        "session_id": last["args"]["session_id"],
-                        "metrics": merge_rows(
-                            [*last["args"]["metrics"], *record["args"]["metrics"]]
-                        ),
-                    },
-                }
-                calls[-1] = (merged, count + 1)
-                continue
-        calls.append((record, 1))
+        last, count = calls[-1] if calls else ({}, 0)
+        if (
+            record["function"] == last.get("function") == "log_epochs"
+            and last["args"].get("session_id") == record["args"].get("session_id")
+            and len(last["args"]["metrics"]) + len(record["args"]["metrics"]) <= REPLAY_BATCH_ROWS
+        ):
+            metrics = merge_rows([*last["args"]["metrics"], *record["args"]["metrics"]])
+            args = {"session_id": last["args"].get("session_id"), "metrics": metrics}
+            calls[-1] = ({"function": "log_epochs", "args": args}, count + 1)
+        else:
+            calls.append((record, 1))
     return calls
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _unsendable(value: Any) -> str | None:
+    """What in a non-jsonb argument cannot be sent at all (iterative: nesting may be deep)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            return "a JSON object"
+        if isinstance(item, str) and "\x00" in item:
+            return "a NUL character"
+        if isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def _call_problem(record: dict[str, Any]) -> str | None:
+    """Why ``record`` is no call that can be sent to the SQL API; None when it is one."""
+    function, args = record.get("function"), record.get("args")
+    if not isinstance(function, str):
+        return f'"function" must be a string, got {_json_type(function)}'
+    if function not in API_FUNCTIONS:
+        return f"unknown function {function!r}"
+    if not isinstance(args, dict):
+        return f'"args" of {function}() must be a JSON object, got {_json_type(args)}'
+    for name, value in args.items():
+        found = None if name in _JSON_ARGS else _unsendable(value)
+        if found:
+            return f"argument {name} of {function}() must not hold {found}"
+    metrics = args.get("metrics") if function == "log_epochs" else []
+    if not isinstance(metrics, list):
+        return f"metrics of log_epochs() must be a JSON array, got {_json_type(metrics)}"
+    for i, row in enumerate(metrics):
+        if not isinstance(row, dict):
+            return f"metrics[{i}] of log_epochs() must be a JSON object, got {_json_type(row)}"
+        if type(row.get("epoch")) is not int:  # merge_rows keys on it; a bool is no epoch
+            return f"metrics[{i}].epoch must be an integer, got {_json_type(row.get('epoch'))}"
+        if not isinstance(row.get("extra", {}), dict | None):  # merge_rows merges it
+            return f"metrics[{i}].extra must be a JSON object, got {_json_type(row['extra'])}"
+    return None
+
+
+@dataclass
+class _Line:
+    """One non-blank line of a spool or dead-letter file: its JSON object, if it is one, and why
+    it is not a call that can be sent (None when it is)."""
+
+    number: int
+    data: bytes
+    record: dict[str, Any] | None
+    problem: str | None
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="backslashreplace")
+
+
+def _parse(number: int, data: bytes, torn: bool) -> _Line:
+    record, problem = None, None
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 ({exc.reason} at byte {exc.start})"
+    except (ValueError, RecursionError) as exc:
+        problem = f"not JSON ({exc})"
+    else:
+        record = value if isinstance(value, dict) else None
+        problem = (
+            _call_problem(record)
+            if record is not None
+            else f"expected a JSON object, got {_json_type(value)}"
+        )
+    if torn and record is None:
+        problem = f"torn last line, a write cut short by a crash (never acknowledged): {problem}"
+    return _Line(number, data, record, problem)
+
+
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _encode_lines(path: Path, values: list[Any]) -> bytes:
+    """JSON lines of ``values``; SpoolWriteError for a value JSON cannot hold (the one error
+    that appending raises)."""
+    try:
+        return b"".join(_encode(v) + b"\n" for v in values)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise SpoolWriteError(path, exc, "encode a record for", "; nothing was written") from exc
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written: a short write is not a written record."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.EIO, "the disk accepted no bytes")
+        view = view[written:]
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a file's creation or rename durable (Windows cannot open directories)."""
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:  # file systems that cannot fsync a directory need no such fsync
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EACCES, errno.EPERM):
+            raise
 
 
 class Spool:
@@ -120,47 +280,110 @@ class Spool:
         return self.root / DEAD_LETTER
 
     @contextlib.contextmanager
-    def _locked(self, session_id: str) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / f"{session_id}.lock", "a+b") as lock:
+    def _locked(self, name: str) -> Iterator[None]:
+        lock = self.root / f"{name}.lock"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            try:  # a read-only spool can still be read under its lock; writes fail on their own
+                fd = os.open(lock, os.O_RDONLY)
+            except OSError:
+                raise SpoolWriteError(Path(exc.filename or lock), exc, "lock the spool at") from exc
+        try:
             if fcntl is not None:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except OSError as exc:
+                    raise SpoolWriteError(lock, exc, "lock") from exc
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _append_bytes(self, path: Path, data: bytes) -> None:
+        """Append ``data`` and fsync it, or raise SpoolWriteError with the file as it was."""
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise SpoolWriteError(path, exc, "open", "; nothing was written") from exc
+        try:
+            size = os.fstat(fd).st_size
             try:
-                yield
-            finally:
-                if fcntl is not None:
-                    fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+                # End a torn last line (a crash mid-write) first, or this record would be glued
+                # onto it and lost with it; replay reports the torn line as malformed.
+                torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+                _write_all(fd, b"\n" + data if torn else data)
+                os.fsync(fd)
+                if size == 0:
+                    _fsync_dir(path.parent)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)  # never leave a partial record behind
+                    os.fsync(fd)
+                if size == 0:
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)  # an empty file would count as pending
+                raise
+        except OSError as exc:
+            raise SpoolWriteError(path, exc, "append to", "; nothing of it was kept") from exc
+        finally:
+            with contextlib.suppress(OSError):  # after the fsync the data is kept regardless
+                os.close(fd)
 
     def append(self, session_id: str, calls: list[dict[str, Any]]) -> None:
-        """Append calls (``{"function", "args"}``) durably: written and fsync'd on return."""
+        """Append calls (``{"function", "args"}``) durably: written and fsync'd on return.
+        Raises :class:`SpoolWriteError` when they cannot be kept; then none of them is."""
         if not calls:
             return
-        data = "".join(json.dumps(c, separators=(",", ":")) + "\n" for c in calls).encode()
+        path = self.path(session_id)
+        data = _encode_lines(path, calls)
         with self._locked(session_id):
-            fd = os.open(self.path(session_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self._append_bytes(path, data)
 
     def pending(self) -> list[str]:
         """Session ids that have spooled calls, oldest file first."""
         if not self.root.is_dir():
             return []
-        files = [p for p in self.root.glob("*.jsonl") if p.name != DEAD_LETTER]
-        files.sort(key=lambda p: p.stat().st_mtime)
-        return [p.stem for p in files]
+        files = []
+        for p in self.root.glob("*.jsonl"):
+            with contextlib.suppress(OSError):  # replayed and removed meanwhile
+                if p.name != DEAD_LETTER:
+                    files.append((p.stat().st_mtime, p.stem))
+        return [stem for _, stem in sorted(files)]
 
     def has_pending(self, session_id: str) -> bool:
         return self.path(session_id).exists()
 
+    @staticmethod
+    def _read(path: Path) -> list[_Line]:
+        """The non-blank lines of ``path`` (read under its lock); raises SpoolError only when
+        the file cannot be read."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise SpoolError(path, exc, "read") from exc
+        chunks = data.split(b"\n")
+        tail = chunks.pop()  # b"" after a final newline, else a torn last line
+        lines = [_parse(n, c, torn=False) for n, c in enumerate(chunks, 1) if c.strip()]
+        return lines + ([_parse(len(chunks) + 1, tail, torn=True)] if tail.strip() else [])
+
     def spooled_start(self, session_id: str) -> dict[str, Any] | None:
         """The arguments of the session's spooled ``start_session`` call, if it has one."""
+        path = self.path(session_id)
+        if not path.exists():
+            return None
         with self._locked(session_id):
-            path = self.path(session_id)
-            records = self._read(path) if path.exists() else []
-        return next((r["args"] for r in records if r.get("function") == "start_session"), None)
+            lines = self._read(path)
+        return next(
+            (
+                x.record["args"]
+                for x in lines
+                if x.record and not x.problem and x.record["function"] == "start_session"
+            ),
+            None,
+        )
 
     @staticmethod
     def _dead_entry(call: dict[str, Any], error: str, sqlstate: str | None) -> dict[str, Any]:
@@ -172,30 +395,40 @@ class Spool:
             "args": call["args"],
         }
 
-    def dead_letter(self, call: dict[str, Any], error: str, sqlstate: str | None = None) -> None:
-        """Keep a call the database rejected for good, with the database's message."""
-        entry = self._dead_entry(call, error, sqlstate)
+    def _append_entry(self, entry: dict[str, Any]) -> None:
+        data = _encode_lines(self.dead_letter_path, [entry])
         with self._locked(_DEAD_LETTER_LOCK):
-            fd = os.open(self.dead_letter_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, (json.dumps(entry, separators=(",", ":")) + "\n").encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self._append_bytes(self.dead_letter_path, data)
+
+    def dead_letter(self, call: dict[str, Any], error: str, sqlstate: str | None = None) -> None:
+        """Keep a call the database rejected for good, with the database's message. Raises
+        :class:`SpoolWriteError` (and keeps nothing) as :meth:`append` does."""
+        self._append_entry(self._dead_entry(call, error, sqlstate))
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """The rejected calls, oldest first: ``function``, ``args``, ``error``, ``sqlstate``,
-        ``at``."""
+        ``at`` (None where missing). A malformed spool record has ``raw``, its text, and its
+        reason as ``error``; so has a line of this file that is no JSON object."""
+        path = self.dead_letter_path
+        if not path.exists():
+            return []
         with self._locked(_DEAD_LETTER_LOCK):
-            path = self.dead_letter_path
-            return self._read(path) if path.exists() else []
+            lines = self._read(path)
+        blank = dict.fromkeys(_ENTRY_KEYS)
+        return [
+            {**blank, **x.record}
+            if x.record is not None
+            else {**blank, "error": f"malformed dead-letter entry: {x.problem}", "raw": x.text}
+            for x in lines
+        ]
 
     def retry_dead_letters(self, transport: Transport) -> ReplayResult:
         """Send the rejected calls again, in order, once their cause is fixed (say, a session's
         epochs raised after its out-of-range epochs were rejected).
 
         A call that goes through leaves the dead-letter file; one rejected again stays in it,
-        with the database's new message. Raises :class:`TransportUnavailable` (or a
+        with the database's new message; a malformed entry stays as it is (counted in
+        ``malformed``, reported in ``errors``). Raises :class:`TransportUnavailable` (or a
         non-permanent :class:`DatabaseError`) when the backend fails mid-way; the calls not
         tried yet stay as they were.
 
@@ -204,87 +437,151 @@ class Spool:
             result = Spool().retry_dead_letters(transport)   # result.sent, result.dead
         """
         result = ReplayResult()
+        path = self.dead_letter_path
+        if not path.exists():
+            return result
         with self._locked(_DEAD_LETTER_LOCK):
-            path = self.dead_letter_path
-            if not path.exists():
-                return result
-            entries = self._read(path)
-            kept: list[dict[str, Any]] = []
-            for done, entry in enumerate(entries):
+            lines = self._read(path)
+            kept: list[bytes] = []
+            for done, line in enumerate(lines):
+                if line.problem or line.record is None:
+                    kept.append(line.data)
+                    result.malformed += 1
+                    error = (line.record or {}).get("error")
+                    why = f"{line.problem}: {error}" if isinstance(error, str) else line.problem
+                    result.note(f"dead letter on line {line.number} cannot be retried ({why})")
+                    continue
                 try:
-                    transport.rpc(entry["function"], entry["args"])
-                    result.sent += 1
-                except DatabaseError as exc:
-                    if not is_permanent(exc):
-                        self._rewrite(path, kept + entries[done:])
-                        raise
-                    kept.append(self._dead_entry(entry, exc.message, exc.sqlstate))
-                    result.dead += 1
-                    result.errors = [*(result.errors or []), exc.message]
-                except TransportUnavailable:
-                    self._rewrite(path, kept + entries[done:])
+                    rejected = self._send(transport, line.record)
+                except (TransportUnavailable, DatabaseError):
+                    self._keep(path, kept + [x.data for x in lines[done:]], result)
                     raise
-            if kept:
-                self._rewrite(path, kept)
-            else:
-                path.unlink()
+                if rejected is None:
+                    result.sent += 1
+                    continue
+                kept.append(_encode(self._dead_entry(line.record, *rejected)))
+                result.dead += 1
+                result.note(rejected[0])
+            self._keep(path, kept, result)
         return result
 
-    def _read(self, path: Path) -> list[dict[str, Any]]:
-        records = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut short by a crash mid-write: it was never acknowledged
-        return records
+    @staticmethod
+    def _send(transport: Transport, call: dict[str, Any]) -> tuple[str, str | None] | None:
+        """Send ``call``: None when it went, ``(message, sqlstate)`` when rejected for good.
+        Raises on an outage (TransportUnavailable, a non-permanent DatabaseError)."""
+        try:
+            transport.rpc(call["function"], call["args"])
+            return None
+        except DatabaseError as exc:
+            if not is_permanent(exc):
+                raise
+            return exc.message, exc.sqlstate
+        except TransportUnavailable:
+            raise
+        except Exception as exc:  # a value the transport cannot send must not stop the replay
+            return f"{type(exc).__name__}: {exc}", None
+
+    def _move(self, entry: dict[str, Any], note: str, result: ReplayResult) -> bool:
+        """Append ``entry`` to the dead-letter file and report ``note``; when that fails, say
+        so and return False: the line then stays in the spool."""
+        try:
+            self._append_entry(entry)
+        except SpoolWriteError as exc:
+            result.note(f"{note}; it stays in the spool: {exc.message}")
+            return False
+        result.note(note)
+        return True
 
     def replay(self, transport: Transport, session_id: str) -> ReplayResult:
         """Send the spooled calls of one session in order; the file is removed when all went.
 
-        Raises :class:`TransportUnavailable` (or a non-permanent :class:`DatabaseError`) when
-        the backend fails mid-way; what was not sent stays in the file.
+        Malformed records go to the dead-letter file first (``malformed``), then calls the
+        database rejects for good (``dead``). Raises :class:`TransportUnavailable` (or a
+        non-permanent :class:`DatabaseError`) when the backend fails mid-way; what was not sent
+        stays in the file. Never raises for the file's content, and raises :class:`SpoolError`
+        only when it cannot be locked or read; a spool that cannot be written (a full disk)
+        leaves the file as it was and is reported in ``errors``.
         """
         result = ReplayResult()
+        path = self.path(session_id)
+        if not path.exists():
+            return result
         with self._locked(session_id):
-            path = self.path(session_id)
-            if not path.exists():
-                return result
-            records = self._read(path)
+            lines = self._read(path)
+            stay: set[int] = set()  # line numbers that stay in the file
+            for x in lines:
+                if x.problem is None:
+                    continue
+                entry = {**dict.fromkeys(_ENTRY_KEYS), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                entry |= {"error": f"malformed spool record: {x.problem}", "raw": x.text}
+                where = f"malformed spool record ({path.name}, line {x.number}): {x.problem}"
+                if self._move({**entry, "file": path.name, "line": x.number}, where, result):
+                    result.malformed += 1
+                else:
+                    stay.add(x.number)
+            good = [x for x in lines if x.problem is None]
             done = 0
             try:
-                for call, count in _merge(records):
-                    try:
-                        transport.rpc(call["function"], call["args"])
+                for call, count in _merge([x.record for x in good if x.record is not None]):
+                    rejected = self._send(transport, call)
+                    if rejected is None:
                         result.sent += count
-                    except DatabaseError as exc:
-                        if not is_permanent(exc):
-                            raise
-                        self.dead_letter(call, exc.message, exc.sqlstate)
+                    elif self._move(self._dead_entry(call, *rejected), rejected[0], result):
                         result.dead += count
-                        result.errors = [*(result.errors or []), exc.message]
+                    else:
+                        stay.update(x.number for x in good[done : done + count])
                     done += count
             except (TransportUnavailable, DatabaseError):
-                self._rewrite(path, records[done:])
+                stay.update(x.number for x in good[done:])
+                self._keep(path, [x.data for x in lines if x.number in stay], result)
                 raise
-            # The lock file stays: removing it while another process waits on it would let a
-            # third one lock a new file with the same name.
-            path.unlink()
+            # Nothing stays: the file goes. The lock file stays: removing it while another
+            # process waits on it would let a third one lock a new file of that name.
+            self._keep(path, [x.data for x in lines if x.number in stay], result)
         return result
 
-    def _rewrite(self, path: Path, rest: list[dict[str, Any]]) -> None:
+    def _keep(self, path: Path, lines: list[bytes], result: ReplayResult) -> None:
+        """Leave only ``lines`` in ``path``. When that fails the file stays as it was (its calls
+        are sent again next time, which the idempotent SQL API allows) and it is reported."""
+        try:
+            self._rewrite(path, lines)
+        except SpoolWriteError as exc:
+            message = f"{exc.message}; its calls are kept and sent again next time"
+            log.warning("mltrack spool: %s", message)
+            result.note(message)
+
+    def _rewrite(self, path: Path, lines: list[bytes]) -> None:
+        """Replace ``path`` by ``lines`` atomically (remove it when there are none); raises
+        SpoolWriteError with the file unchanged and no ``.tmp`` left behind."""
         tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(json.dumps(c, separators=(",", ":")) + "\n" for c in rest)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            if not lines:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                return
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                _write_all(fd, b"".join(line + b"\n" for line in lines))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise SpoolWriteError(path, exc, "rewrite", "; the file is unchanged") from exc
+        with contextlib.suppress(OSError):  # lost in a power cut: the old lines are sent again
+            _fsync_dir(path.parent)
 
     def replay_all(self, transport: Transport, skip: set[str] | None = None) -> ReplayResult:
-        """Replay every spooled session (``mltrack sync``); stops at the first outage."""
+        """Replay every spooled session (``mltrack sync``); stops at the first outage. A file
+        that cannot be locked or read is reported in ``errors``, and the others go on."""
         total = ReplayResult()
         for session_id in self.pending():
             if skip and session_id in skip:
                 continue
-            total.add(self.replay(transport, session_id))
+            try:
+                total.add(self.replay(transport, session_id))
+            except SpoolError as exc:
+                total.note(exc.message)
         return total
