@@ -20,6 +20,7 @@ Starting (or resuming) a run is :mod:`mltrack_sdk.session_start`'s part.
 from __future__ import annotations
 
 import atexit
+import logging
 import threading
 import uuid
 import warnings
@@ -29,10 +30,14 @@ from types import TracebackType
 from typing import Any
 
 from mltrack_sdk import checks
+from mltrack_sdk.custody import Call, Handoff
 from mltrack_sdk.errors import MltrackWarning, SessionClosedError
+from mltrack_sdk.heartbeat import Heartbeat
 from mltrack_sdk.spool import Spool
 from mltrack_sdk.transports.base import Transport
-from mltrack_sdk.writer import Heartbeat, Writer
+from mltrack_sdk.writer import Writer
+
+log = logging.getLogger("mltrack_sdk")
 
 #: The statuses a run ends in (``finish(status)``); a run in one of them cannot be resumed.
 TERMINAL_STATUSES = ("completed", "failed", "cancelled")
@@ -40,6 +45,10 @@ _FINALS = ("final_map50", "final_map50_95", "final_precision", "final_recall")
 _LIVE: weakref.WeakSet[Session] = weakref.WeakSet()
 #: The epoch bound of a run resumed offline whose epochs are unknown: the database checks them.
 _NO_EPOCH_LIMIT = 2**31 - 1
+#: What finish() may take beyond its timeout when the backend hangs: handing the calls not sent
+#: over to the spool, then the heartbeat and the transport's close (each in bounded waits).
+_HANDOFF_WAIT = 0.8
+_JOIN_WAIT = 0.3
 
 
 class Session:
@@ -66,6 +75,7 @@ class Session:
         finish_timeout: float,
         flush_interval: float,
         notes: list[str] | None = None,
+        held: list[Call] | None = None,
     ) -> None:
         self.id = session_id
         self.epochs = epochs
@@ -79,6 +89,7 @@ class Session:
         self._stop_requested = False
         self._closed = False
         self._finish_lock = threading.Lock()
+        self._lost_reported: set[str] = set()
         self._writer = Writer(
             session_id,
             transport,
@@ -86,10 +97,17 @@ class Session:
             self._notes.append,
             offline=offline,
             flush_interval=flush_interval,
+            held=held,
+            on_finished=self._note_heartbeat_lost,
         )
         self._put = self._writer.queue.put
         self._heartbeat = Heartbeat(
-            session_id, transport, heartbeat_interval, self._set_stop, self._writer
+            session_id,
+            transport,
+            heartbeat_interval,
+            self._set_stop,
+            self._writer,
+            on_lost=self._note_heartbeat_lost,
         )
         self._writer.start()
         self._heartbeat.start()
@@ -104,6 +122,23 @@ class Session:
     def stop_requested(self) -> bool:
         """True once someone asked this run to stop (``request_stop``), seen by the heartbeat."""
         return self._stop_requested
+
+    def _note_heartbeat_lost(self, row: Mapping[str, Any]) -> None:
+        """Tell the user that the stale check had marked this run failed (from the heartbeat
+        thread after a long gap, or the writer with the row finish_session returned)."""
+        lost_at = row.get("heartbeat_lost_at")
+        if lost_at is None or str(lost_at) in self._lost_reported:
+            return
+        self._lost_reported.add(str(lost_at))
+        status = row.get("status")
+        if status == "running":
+            now = "its heartbeat came back and it is running again"
+        else:
+            now = f"it ended {status}"
+        self._notes.append(
+            f"session {self.id} was marked failed at {lost_at} (heartbeat lost while the database"
+            f" was unreachable); {now}"
+        )
 
     def _emit_notes(self) -> None:
         # Notes come from the background threads; warnings are raised here, on the caller's thread.
@@ -249,33 +284,69 @@ class Session:
         self._emit_notes()
 
     def _close(self, timeout: float) -> None:
-        """Stop the heartbeat, drain the writer within ``timeout``; spool what is left."""
+        """Stop the heartbeat, drain the writer within ``timeout``; spool what is left. Returns
+        within ``timeout`` + about 1.4 s whatever the network does: nothing here waits on a
+        socket without a bound (see :mod:`mltrack_sdk.custody` for the hand-over)."""
         self._heartbeat.stopped.set()
-        if not self._writer.flush(timeout):
-            self._writer.abandoned = True
-            if self._owns_transport:
-                # Cancels the call in flight; the writer spools it and stops, then the rest
-                # of the queue is spooled after it, so the spool keeps the order of the calls.
-                self._transport.close()
-                self._writer.join(1.0)
-            left = self._writer.drain_to_spool()
-            self._notes.append(
-                f"the backend did not take everything within {timeout:g} s; {left} call(s) of"
-                f" session {self.id} were kept in {self._spool.path(self.id)}:"
-                " run `mltrack sync` to send them"
+        writer = self._writer
+        if writer.flush(timeout):
+            if writer.offline or writer.held or writer.dropped:
+                self._notes.append(self._offline_note())
+            writer.stop()
+            writer.join(_JOIN_WAIT)
+        else:
+            handoff = writer.abandon(_HANDOFF_WAIT)
+            self._notes.append(self._timeout_note(timeout, handoff))
+        self._heartbeat.join(0.1 if writer.abandoned else _JOIN_WAIT)
+        if self._owns_transport:
+            # close() may wait on a hanging socket (it cancels the call in flight): a daemon
+            # thread, waited for only briefly, keeps finish() within its bound.
+            closer = threading.Thread(
+                target=self._close_transport, name=f"mltrack-close-{self.id[:8]}", daemon=True
             )
-        elif self._writer.offline:
-            self._notes.append(
-                f"the backend is unavailable: session {self.id} is kept in"
-                f" {self._spool.path(self.id)};"
+            closer.start()
+            closer.join(_JOIN_WAIT)
+        _LIVE.discard(self)
+
+    def _close_transport(self) -> None:
+        try:
+            self._transport.close()
+        except Exception:  # nothing left to report it to: the run is over
+            log.exception("mltrack: closing the transport of session %s failed", self.id)
+
+    def _offline_note(self) -> str:
+        """What finish() says when the backend was away: only what the spool really holds."""
+        writer, path = self._writer, self._spool.path(self.id)
+        if not (writer.held or writer.dropped):
+            return (
+                f"the backend is unavailable: session {self.id} is kept in {path};"
                 " it is sent by the next start_session() or by `mltrack sync`"
             )
-        self._writer.stop()
-        self._writer.join(1.0)
-        self._heartbeat.join(1.0)
-        if self._owns_transport:
-            self._transport.close()
-        _LIVE.discard(self)
+        return (
+            f"the spool {path} could not be written: {writer.held + writer.dropped} call(s) of"
+            f" session {self.id} are lost ({writer.held} held in memory until this process"
+            f" exits, {writer.dropped} dropped for want of room); anything spooled before stays"
+            " there and is sent by the next start_session() or by `mltrack sync`"
+        )
+
+    def _timeout_note(self, timeout: float, handoff: Handoff | None) -> str:
+        note = f"the backend did not take everything within {timeout:g} s;"
+        path = self._spool.path(self.id)
+        if handoff is None:
+            return (
+                f"{note} the calls of session {self.id} not sent yet are still being written to"
+                f" {path} (the spool is busy); they are lost if the process exits first"
+            )
+        if handoff.lost:
+            note += (
+                f" {handoff.lost} call(s) of session {self.id} could not be kept: cannot write"
+                f" {path}: {handoff.error}"
+            )
+        else:
+            note += f" {handoff.kept} call(s) of session {self.id} were kept in {path}"
+        if self._writer.dropped:
+            note += f" ({self._writer.dropped} more were dropped earlier: no room in memory)"
+        return note + ": run `mltrack sync` to send what is kept"
 
     def __enter__(self) -> Session:
         return self

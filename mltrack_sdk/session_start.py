@@ -12,6 +12,10 @@ begins offline, so training never waits for the database::
 Resuming by id works offline too: logging goes into the spool under that id, and the session row
 is updated when the spool is replayed (the database checks the id and the epochs then). Resuming
 by name needs the database to look the name up.
+
+When the backend is away *and* the spool cannot be written (read-only or full disk), the run
+still starts: its calls are held in memory (a warning names the spool and the cause) and sent
+when the backend is back; they are lost if the process ends first.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 from mltrack_sdk import checks
 from mltrack_sdk.connect import resolve_transport
+from mltrack_sdk.custody import SPOOL_WRITE_ERRORS, Call, describe
 from mltrack_sdk.errors import (
     DatabaseError,
     DatabaseUnreachableError,
@@ -65,8 +70,10 @@ def _resume(transport: Transport, resume: str) -> dict[str, Any]:
     return row
 
 
-def _resume_offline(spool: Spool, resume: str, reason: str) -> tuple[str, int | None]:
-    """The id and planned epochs (None: unknown) of a run resumed while the database is away."""
+def _resume_offline(spool: Spool, resume: str, reason: str) -> tuple[str, int | None, Call]:
+    """The id and planned epochs (None: unknown) of a run resumed while the database is away, and
+    its first call: a heartbeat, so that the spool is replayed (and the row stamped) once the
+    backend is back, even before anything else is logged."""
     if not _UUID.match(str(resume)):
         raise DatabaseUnreachableError(
             f"resume={resume!r} names a session, and looking the name up needs the database,"
@@ -74,11 +81,26 @@ def _resume_offline(spool: Spool, resume: str, reason: str) -> tuple[str, int | 
             field="resume",
         )
     session_id = str(uuid.UUID(str(resume)))
-    started = spool.spooled_start(session_id)
-    # A heartbeat first: the spool is then replayed (and the row stamped) once the backend is
-    # back, even before anything else is logged.
-    spool.append(session_id, [{"function": "heartbeat", "args": {"session_id": session_id}}])
-    return session_id, None if started is None else int(started["epochs"])
+    try:
+        started = spool.spooled_start(session_id)
+    except Exception:  # an unreadable spool: the epochs stay unknown, the database checks them
+        started = None
+    heartbeat = {"function": "heartbeat", "args": {"session_id": session_id}}
+    return session_id, None if started is None else int(started["epochs"]), heartbeat
+
+
+def _spool_first(spool: Spool, session_id: str, call: Call) -> tuple[list[Call], str]:
+    """Spool the first call of a run that starts offline. Returns the calls for the writer to hold
+    in memory (this one, when the spool cannot be written) and where the run is kept, for the
+    warning."""
+    try:
+        spool.append(session_id, [call])
+    except SPOOL_WRITE_ERRORS as exc:
+        return [call], (
+            f"held in memory (cannot write the spool {spool.path(session_id)}:"
+            f" {describe(exc)[0]}; lost if the process ends first)"
+        )
+    return [], f"kept in {spool.path(session_id)}"
 
 
 def start_session(
@@ -106,7 +128,8 @@ def start_session(
 
     The backend is ``transport=``, else ``database_url=``, else the environment (see
     :func:`mltrack_sdk.connect.resolve_transport`). When the backend cannot be reached the run
-    still starts: everything is spooled locally (a :class:`MltrackWarning` says so) and sent later.
+    still starts: everything is spooled locally (a :class:`MltrackWarning` says so) and sent later
+    (held in memory when the spool cannot be written either; see the module docstring).
     That holds for ``resume=<id>`` too (the database checks the id when the spool is replayed);
     ``resume=<name>`` then raises :class:`~mltrack_sdk.errors.DatabaseUnreachableError`.
 
@@ -121,6 +144,7 @@ def start_session(
     spool = Spool(Path(spool_dir) if spool_dir is not None else None)
     notes: list[str] = []
     offline = False
+    held: list[Call] = []
     planned: int | None
     try:
         if resume is not None:
@@ -134,11 +158,11 @@ def start_session(
                     raise
                 offline, reason = True, exc.message
             if offline:
-                session_id, planned = _resume_offline(spool, resume, reason)
+                session_id, planned, first = _resume_offline(spool, resume, reason)
+                held, kept = _spool_first(spool, session_id, first)
                 notes.append(
                     f"backend unavailable ({reason}); session {session_id} resumes offline and is"
-                    f" kept in {spool.path(session_id)} until the backend is back (or"
-                    " `mltrack sync`), which then checks it"
+                    f" {kept} until the backend is back (or `mltrack sync`), which then checks it"
                 )
         else:
             session_id = str(uuid.uuid4())
@@ -167,11 +191,12 @@ def start_session(
                     raise
                 offline, reason = True, exc.message
             if offline:
-                spool.append(session_id, [{"function": "start_session", "args": args}])
+                held, kept = _spool_first(
+                    spool, session_id, {"function": "start_session", "args": args}
+                )
                 notes.append(
                     f"backend unavailable ({reason}); session {session_id} starts offline and is"
-                    " kept"
-                    f" in {spool.path(session_id)} until the backend is back (or `mltrack sync`)"
+                    f" {kept} until the backend is back (or `mltrack sync`)"
                 )
     except BaseException:
         if owns:
@@ -188,6 +213,7 @@ def start_session(
         finish_timeout=finish_timeout,
         flush_interval=flush_interval,
         notes=notes,
+        held=held,
     )
     session._emit_notes()
     return session

@@ -1,22 +1,23 @@
-"""The background threads of a session: the writer (queue -> batches -> SQL API) and the heartbeat.
+"""The session's writer thread: queue -> batches -> SQL API, or the spool when the backend is away.
 
 The training thread only puts items on a :class:`queue.SimpleQueue`: an epoch row (a ``dict``), a
-call (``_Call``) or a flush marker (``threading.Event``). The writer sends epoch rows in batches of
-up to ``max_batch`` rows, waiting at most ``flush_interval`` seconds for a batch to fill, and other
-calls in the order they were made. On the direct transport a batch goes as ``log_epoch_columns``
-(one typed array per field: no JSON to encode here or to walk in the database); otherwise, and
-in the spool, it is a ``log_epochs`` call with a JSON array of rows.
+call (:class:`~mltrack_sdk.custody.QueuedCall`) or a flush marker (``threading.Event``). The
+writer sends epoch rows in batches of up to ``max_batch`` rows, waiting at most
+``flush_interval`` seconds for a batch to fill, and other calls in the order they were made. On
+the direct transport a batch goes as ``log_epoch_columns`` (one typed array per field);
+otherwise, and in the spool, it is a ``log_epochs`` call. A batch the database rejects for good
+is split until the bad rows are alone (:func:`send_rows_isolating`): the good rows land, and
+each bad row goes to the dead-letter file with its own reason.
 
-When the backend cannot be reached (or fails transiently) the writer goes *offline*: every call is
-appended to the durable spool instead, in order, and the spool is replayed with backoff until it
-is empty. A call the database rejects for good goes to the dead-letter file. Neither thread ever
-raises into training: they leave notes that the session turns into warnings on the training
-thread (a warning raised in a background thread would be lost, or fatal under ``-W error``).
+When the backend cannot be reached (or fails transiently) the writer goes *offline*: every call
+is appended to the durable spool instead, in order, and the spool is replayed with backoff. When
+the spool cannot be written (disk full, read-only, I/O error) calls are held in memory, in order,
+and spooled or sent at each retry. Where a call not sent yet is, and how finish() takes the calls
+over from a writer blocked on a hung link without breaking their order: :mod:`mltrack_sdk.custody`.
 
-The heartbeat keeps trying through an outage (every ``min(interval, 1 s)`` until one gets through)
-and wakes the offline writer as soon as the database answers, so a run that survives a short
-outage is not taken for dead. Whichever thread notices an outage first warns, once per outage
-(:class:`Outage`).
+The thread never raises into training and never dies of trouble: it leaves notes (one per kind of
+trouble) that the session raises as warnings on the training thread (a warning raised in a
+background thread would be lost, or fatal under ``-W error``).
 """
 
 from __future__ import annotations
@@ -26,59 +27,103 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mltrack_sdk.checks import METRIC_KINDS
+from mltrack_sdk.custody import WAKE, Abandoned, Call, Custody, QueuedCall, Row, describe
 from mltrack_sdk.errors import DatabaseError, is_permanent
-from mltrack_sdk.spool import Spool, merge_rows
+from mltrack_sdk.heartbeat import Outage
+from mltrack_sdk.spool import Spool
 from mltrack_sdk.transports.base import Transport, TransportUnavailable
 
 log = logging.getLogger("mltrack_sdk")
 
 _MIN_BACKOFF = 0.2
 _MAX_BACKOFF = 5.0
-#: How often the heartbeat retries while it cannot get through (at most its interval).
-_HEARTBEAT_RETRY = 1.0
-
-
-@dataclass(frozen=True)
-class _Call:
-    function: str
-    args: dict[str, Any]
-
-
+#: Errors about the session or the schema rather than a row: every row of a batch fails alike.
+_BATCH_WIDE_SQLSTATES = ("42501", "42883", "42P01")
 _STOP = object()
-_WAKE = object()
 
 
-class Outage:
-    """One warning per outage, from whichever thread (writer or heartbeat) notices it first.
+@dataclass
+class Isolated:
+    """What :func:`send_rows_isolating` did. ``rejected``: (rows, error) pairs, each one row the
+    database refused, or a whole batch for an error about the session itself; ``unsent``: rows not
+    stored because sending stopped at ``error`` (the backend went away or failed transiently)."""
 
-    ``begin(reason)`` notes the outage unless one is already under way; ``end()`` closes it.
+    rejected: list[tuple[list[Row], Exception]] = field(default_factory=list)
+    unsent: list[Row] = field(default_factory=list)
+    error: Exception | None = None
+
+
+def _batch_wide(exc: Exception) -> bool:
+    return isinstance(exc, DatabaseError) and (
+        exc.field == "session_id" or exc.sqlstate in _BATCH_WIDE_SQLSTATES
+    )
+
+
+def send_rows_isolating(
+    transport: Transport, session_id: str, rows: list[Row], *, columns: bool = False
+) -> Isolated:
+    """Send epoch rows (``log_epoch_columns`` when ``columns``, else ``log_epochs``) so that one bad
+    row cannot sink the others: a batch the database rejects for good is split in halves and each
+    half sent again, until the rejected rows are alone. Costs one call when every row is good,
+    about ``2 * log2(len(rows))`` more per bad row. An error about the session (no such session,
+    not the owner, no privilege) or the schema rejects the whole batch, without splitting.
+
+    Never raises for the backend: sending stops at the first outage or transient error, and the
+    result names the rows not stored yet. Example::
+
+        done = send_rows_isolating(transport, sid, rows)
+        for bad_rows, error in done.rejected: ...      # dead-letter them
+        if done.error: ...                              # spool done.unsent, retry later
     """
+    result = Isolated()
+    todo = [rows]  # a stack: the first rows are sent first
+    while todo:
+        chunk = todo.pop()
+        try:
+            if columns:
+                transport.rpc("log_epoch_columns", _columns(session_id, chunk))
+            else:
+                transport.rpc("log_epochs", {"session_id": session_id, "metrics": chunk})
+            continue
+        except (TransportUnavailable, DatabaseError) as exc:
+            if not isinstance(exc, DatabaseError) or not is_permanent(exc):
+                result.unsent = [*chunk, *(row for rest in reversed(todo) for row in rest)]
+                result.error = exc
+                return result
+            rejected: Exception = exc
+        except Exception as exc:  # a value the driver cannot send is as final as a rejection
+            rejected = exc
+        if len(chunk) == 1 or _batch_wide(rejected):
+            result.rejected.append((chunk, rejected))
+        else:
+            half = len(chunk) // 2
+            todo += [chunk[half:], chunk[:half]]
+    return result
 
-    def __init__(
-        self, note: Callable[[str], None], message: Callable[[str], str], *, down: bool
-    ) -> None:
-        self._note = note
-        self._message = message
-        self._lock = threading.Lock()
-        self.down = down
 
-    def begin(self, reason: str) -> None:
-        with self._lock:
-            if self.down:
-                return
-            self.down = True
-        self._note(self._message(reason))
-
-    def end(self) -> None:
-        self.down = False
+def _columns(session_id: str, rows: list[Row]) -> dict[str, Any]:
+    """The arguments of ``log_epoch_columns`` for epoch rows: one list per field that any row
+    gives (a row without it gets None, which keeps the stored value, as in ``log_epochs``)."""
+    present = set().union(*rows)
+    args: dict[str, Any] = {"session_id": session_id, "epoch": [row["epoch"] for row in rows]}
+    for name in (*METRIC_KINDS, "extra"):
+        if name in present:
+            values = [row.get(name) for row in rows]
+            if values.count(None) < len(values):  # a column of nulls changes nothing
+                args[name] = values
+    return args
 
 
-class Writer(threading.Thread):
-    """Sends one session's queued writes; see the module docstring."""
+class Writer(Custody, threading.Thread):
+    """Sends one session's queued writes; see the module docstring.
+
+    ``held``: calls start_session() could not spool (they go first); ``on_finished``: called
+    with the row ``finish_session`` returned, when the writer sent it.
+    """
 
     def __init__(
         self,
@@ -91,21 +136,22 @@ class Writer(threading.Thread):
         flush_interval: float = 0.2,
         max_batch: int = 1000,
         replay_others: bool = True,
+        held: list[Call] | None = None,
+        on_finished: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
-        super().__init__(name=f"mltrack-writer-{session_id[:8]}", daemon=True)
-        self.session_id = session_id
-        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        threading.Thread.__init__(self, name=f"mltrack-writer-{session_id[:8]}", daemon=True)
+        Custody.__init__(self, session_id, spool, note, held)
         self._transport = transport
-        self._spool = spool
-        self._note = note
-        self.offline = offline
+        self._on_finished = on_finished
+        self.offline = offline or bool(held)
         self._flush_interval = flush_interval
         self._max_batch = max_batch
         self._replay_others = replay_others
         # psycopg sends Python lists as Postgres arrays; PostgREST (supabase) keeps the JSON call.
         self._columns = transport.name == "postgres"
         self._backoff = _MIN_BACKOFF
-        self._retry_at = time.monotonic() if offline else float("inf")
+        self._retry_at = time.monotonic() if self.offline else float("inf")
+        self._deadline = float("inf")
         #: Shared with the heartbeat; an offline start was already reported by start_session().
         self.outage = Outage(
             note,
@@ -113,18 +159,16 @@ class Writer(threading.Thread):
                 f"backend unavailable ({reason}); logging continues into the spool"
                 f" {spool.path(session_id)} and is sent when it is back (or by `mltrack sync`)"
             ),
-            down=offline,
+            down=self.offline,
         )
-        #: Set by the session when finish() gave up waiting: the writer stops sending.
-        self.abandoned = False
 
     # -- called from the training thread ----------------------------------------------------
 
     def call(self, function: str, args: dict[str, Any]) -> None:
-        self.queue.put(_Call(function, args))
+        self.queue.put(QueuedCall(function, args))
 
     def flush(self, timeout: float) -> bool:
-        """Wait until everything queued so far is sent or spooled; False on timeout."""
+        """Wait until everything queued so far is sent or kept; False on timeout."""
         done = threading.Event()
         self.queue.put(done)
         return done.wait(timeout)
@@ -134,238 +178,225 @@ class Writer(threading.Thread):
 
     def wake(self) -> None:
         """Retry the spool now (the heartbeat got an answer: the database is back)."""
-        self.queue.put(_WAKE)
-
-    def drain_to_spool(self) -> int:
-        """Spool what is still queued (after finish() timed out); returns the number of calls."""
-        rows: list[dict[str, Any]] = []
-        calls: list[dict[str, Any]] = []
-        while True:
-            try:
-                item = self.queue.get_nowait()
-            except queue.Empty:
-                break
-            if type(item) is dict:
-                rows.append(item)
-            elif isinstance(item, _Call):
-                if rows:
-                    calls.append(self._epochs_call(rows))
-                    rows = []
-                calls.append({"function": item.function, "args": item.args})
-            elif isinstance(item, threading.Event):
-                item.set()
-        if rows:
-            calls.append(self._epochs_call(rows))
-        self._spool.append(self.session_id, calls)
-        return len(calls)
+        self.queue.put(WAKE)
 
     # -- the thread -------------------------------------------------------------------------
 
-    def _epochs_call(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
-            "function": "log_epochs",
-            "args": {"session_id": self.session_id, "metrics": merge_rows(rows)},
-        }
+    def _running(self) -> bool:
+        return self.is_alive()
 
     def run(self) -> None:
-        if self._replay_others:
-            self._replay_other_sessions()
-        rows: list[dict[str, Any]] = []
-        deadline = float("inf")
-        while True:
-            now = time.monotonic()
-            timeout = min(deadline, self._retry_at) - now
-            try:
-                item = (
-                    self.queue.get(timeout=max(0.0, timeout)) if timeout < 1e9 else self.queue.get()
-                )
-            except queue.Empty:
-                item = None
-            if self.abandoned:
-                # finish() gave up waiting and spooled the queue; keep the batch in hand too.
-                held = [*([self._epochs_call(rows)] if rows else [])]
-                if isinstance(item, _Call):
-                    held.append({"function": item.function, "args": item.args})
-                elif type(item) is dict:
-                    held.append(self._epochs_call([item]))
-                self._spool.append(self.session_id, held)
-                return
-            if item is _WAKE:
-                if self.offline:
-                    self._retry()
-                continue
-            if type(item) is dict:
-                rows.append(item)
-                if len(rows) == 1:
-                    deadline = time.monotonic() + self._flush_interval
-                if len(rows) < self._max_batch and time.monotonic() < deadline:
-                    continue
-                self._send_rows(rows)
-                rows, deadline = [], float("inf")
-                continue
-            if item is None:  # a timeout: the batch is due, or a retry
-                if rows and time.monotonic() >= deadline:
-                    self._send_rows(rows)
-                    rows, deadline = [], float("inf")
-                if self.offline and time.monotonic() >= self._retry_at:
-                    self._retry()
-                continue
-            # A call, a flush marker or stop: everything before it goes first.
-            if rows:
-                self._send_rows(rows)
-                rows, deadline = [], float("inf")
-            if isinstance(item, _Call):
-                self._send({"function": item.function, "args": item.args})
-            elif isinstance(item, threading.Event):
-                if self.offline:
-                    self._retry()
-                item.set()
-            elif item is _STOP:
-                return
-
-    def _send_rows(self, rows: list[dict[str, Any]]) -> None:
-        call = self._epochs_call(rows)
-        if self._columns and not self.offline:
-            columns = _columns(self.session_id, call["args"]["metrics"])
-            self._send(call, ("log_epoch_columns", columns))
-        else:
-            self._send(call)
-
-    def _send(self, call: dict[str, Any], wire: tuple[str, dict[str, Any]] | None = None) -> None:
-        """Send ``call`` (as ``wire``, an equivalent call, when given); spool or dead-letter
-        ``call`` itself when that fails."""
-        if self.offline:
-            self._spool.append(self.session_id, [call])
-            return
-        function, args = wire or (call["function"], call["args"])
         try:
-            self._transport.rpc(function, args)
-        except TransportUnavailable as exc:
-            self._go_offline(call, exc.message)
-        except DatabaseError as exc:
-            if is_permanent(exc):
-                self._dead_letter(call, exc.message, exc.sqlstate)
-            else:
-                self._go_offline(call, exc.message)
-        except Exception as exc:  # a bug or unencodable value must not kill the writer
-            log.exception("mltrack writer: %s() failed", call["function"])
-            self._dead_letter(call, f"{type(exc).__name__}: {exc}", None)
+            if self._replay_others:
+                self._replay_other_sessions()
+            while True:
+                timeout = min(self._deadline, self._retry_at) - time.monotonic()
+                try:
+                    item = (
+                        self.queue.get(timeout=max(0.0, timeout))
+                        if timeout < 1e9
+                        else self.queue.get()
+                    )
+                except queue.Empty:
+                    item = None
+                if self.abandoned:
+                    self._take(item)
+                    with self._lock:
+                        self._check()
+                if item is _STOP:
+                    return
+                try:
+                    self._step(item)
+                except Abandoned:
+                    raise
+                except Exception as exc:  # a bug must not end the writer: later calls still go
+                    log.exception("mltrack writer of session %s: internal error", self.session_id)
+                    self._note_once(
+                        "bug", f"the writer of session {self.session_id} hit a bug: {exc!r}"
+                    )
+                    self._after_bug()
+        except Abandoned:
+            return
 
-    def _dead_letter(self, call: dict[str, Any], message: str, sqlstate: str | None) -> None:
-        self._spool.dead_letter(call, message, sqlstate)
-        self._note(
-            f"the database rejected {call['function']}() of session {self.session_id}: {message}"
-            f" (kept in {self._spool.dead_letter_path})"
-        )
+    def _after_bug(self) -> None:
+        """Spool the calls in hand, so that one the bug is about cannot hold up the others."""
+        with self._lock:
+            self._busy = False
+        try:
+            self._keep_pending()
+        except Abandoned:
+            raise
+        except Exception:
+            log.exception("mltrack writer: %d call(s) lost", len(self._pending))
+            self._pending.clear()
 
-    def _go_offline(self, call: dict[str, Any], reason: str) -> None:
-        self._spool.append(self.session_id, [call])
-        self.offline = True
-        self._backoff = _MIN_BACKOFF
+    def _step(self, item: Any) -> None:
+        if type(item) is dict:
+            self._rows.append(item)
+            if len(self._rows) == 1:
+                self._deadline = time.monotonic() + self._flush_interval
+            if len(self._rows) >= self._max_batch or time.monotonic() >= self._deadline:
+                self._send_rows()
+        elif item is None:  # a timeout: the batch is due, or a retry
+            if self._rows and time.monotonic() >= self._deadline:
+                self._send_rows()
+            if self.offline and time.monotonic() >= self._retry_at:
+                self._retry()
+        elif item is WAKE:
+            if self.offline:
+                self._retry()
+        elif isinstance(item, threading.Event):  # a flush marker: everything before it first
+            if self._rows:
+                self._send_rows()
+            if self.offline:
+                self._retry()
+            item.set()
+        else:  # a call: the rows before it go first
+            self._deadline = float("inf")
+            self._take(item)
+            self._process()
+
+    def _send_rows(self) -> None:
+        self._pending.append(self._epochs_call(self._rows))
+        self._rows, self._deadline = [], float("inf")
+        self._process()
+
+    def _process(self) -> None:
+        """Send the pending calls in order; dead-letter what the database rejects for good; spool
+        the rest (and go offline) when the backend is away. A call leaves ``_pending`` only once
+        it is sent or kept, so a takeover while it is on the wire spools it (custody module)."""
+        while self._pending:
+            if self.offline:
+                self._keep_pending()
+                return
+            self._begin()
+            dead, rest, error = self._deliver(self._pending[0])
+            self._done(self._pending, rest if error is not None else None)
+            self._dead_letter(dead)
+            if error is not None:
+                self.offline = True
+                self._backoff = _MIN_BACKOFF
+                self._retry_at = time.monotonic() + self._backoff
+                self.outage.begin(describe(error)[0])
+
+    def _deliver(
+        self, call: Call
+    ) -> tuple[list[tuple[Call, Exception]], Call | None, Exception | None]:
+        """Send one call. Returns the calls rejected for good (with their errors), what is left
+        to send and the outage (or transient error) that stopped it."""
+        function, args = call["function"], call["args"]
+        if function == "log_epochs":
+            done = send_rows_isolating(
+                self._transport, args["session_id"], args["metrics"], columns=self._columns
+            )
+            dead = [({**call, "args": {**args, "metrics": r}}, e) for r, e in done.rejected]
+            rest = {**call, "args": {**args, "metrics": done.unsent}} if done.unsent else None
+            return dead, rest, done.error
+        try:
+            result = self._transport.rpc(function, args)
+        except (TransportUnavailable, DatabaseError) as exc:
+            if isinstance(exc, DatabaseError) and is_permanent(exc):
+                return [(call, exc)], None, None
+            return [], call, exc
+        except Exception as exc:  # an unencodable value must not kill the writer
+            log.exception("mltrack writer: %s() failed", function)
+            return [(call, exc)], None, None
+        if function == "finish_session" and isinstance(result, dict) and self._on_finished:
+            self._on_finished(result)
+        return [], None, None
+
+    def _dead_letter(self, dead: list[tuple[Call, Exception]]) -> None:
+        """Keep rejected calls in the dead-letter file and report them (five per batch at most).
+        Written even after a takeover: the order of the spool does not depend on them."""
+        if not dead:
+            return
+        with self._lock:  # not _check(): these are written even after a takeover
+            self._busy = True  # a dead-letter file locked by `mltrack sync` must not hold finish()
+        path = self._spool.dead_letter_path
+        for n, (call, exc) in enumerate(dead):
+            message, sqlstate = describe(exc)
+            try:
+                self._spool.dead_letter(call, message, sqlstate)
+                where = f"kept in {path}"
+            except Exception as problem:  # disk full, read-only: the rejection is still reported
+                where = f"lost: cannot write {path}: {describe(problem)[0]}"
+            rows = call["args"].get("metrics") if call["function"] == "log_epochs" else None
+            what = f"{call['function']}()"
+            if rows is not None and len(rows) == 1:
+                what += f" for epoch {rows[0].get('epoch')}"
+            if n < 5:
+                self._note(
+                    f"the database rejected {what} of session {self.session_id}: {message}"
+                    f" ({where})"
+                )
+        if len(dead) > 5:
+            self._note(f"... and {len(dead) - 5} more rejected calls of session {self.session_id}")
+        self._end()
+
+    def _later(self, reason: object) -> None:
+        self._backoff = min(self._backoff * 2, _MAX_BACKOFF)
         self._retry_at = time.monotonic() + self._backoff
-        if self.abandoned:
-            return  # finish() gave up on the backend and reports what is spooled
-        self.outage.begin(reason)
+        log.info("mltrack writer: backend still unavailable (%s)", reason)
 
     def _retry(self) -> None:
+        """Replay the spool, then send what is held in memory; online again once both are done."""
+        self._write_held()
+        self._begin()
+        result = None
         try:
             result = self._spool.replay(self._transport, self.session_id)
         except (TransportUnavailable, DatabaseError) as exc:
-            self._backoff = min(self._backoff * 2, _MAX_BACKOFF)
-            self._retry_at = time.monotonic() + self._backoff
-            log.info("mltrack writer: backend still unavailable (%s)", exc)
+            self._end()
+            self._later(exc)
             return
+        except Exception as exc:  # unreadable or malformed: later calls are not held up by it
+            log.exception("mltrack writer: cannot replay the spool of %s", self.session_id)
+            self._note_once(
+                "replay",
+                f"cannot replay the spool {self._spool.path(self.session_id)}: {describe(exc)[0]};"
+                " run `mltrack sync` once that is fixed",
+            )
+        self._end()
+        while self._held:  # the spool cannot take them: straight from memory, in order
+            self._begin()  # the call stays held until sent: a takeover spools it from there
+            dead, rest, error = self._deliver(self._held[0])
+            self._done(self._held, rest if error is not None else None)
+            self._dead_letter(dead)
+            if error is not None:
+                self._later(error)
+                return
         self.offline = False
         self._retry_at = float("inf")
         self.outage.end()
-        log.info("mltrack writer: back online, replayed %d spooled call(s)", result.sent)
-        for message in result.errors or []:
-            self._note(
-                f"the database rejected a spooled call of session {self.session_id}: {message}"
-            )
+        log.info(
+            "mltrack writer: back online (%d spooled call(s) sent)", result.sent if result else 0
+        )
+        for message in (result.errors if result else None) or []:
+            self._note(f"replaying the spool of session {self.session_id}: {message}")
 
     def _replay_other_sessions(self) -> None:
-        """Send what earlier runs spooled (a crash, an outage that outlasted them)."""
+        """Send what earlier runs spooled (a crash, an outage that outlasted them), file by file:
+        a file that cannot be read or replayed is reported and skipped."""
+        self._begin()
+        sent = 0
         try:
-            result = self._spool.replay_all(self._transport, skip={self.session_id})
-        except (TransportUnavailable, DatabaseError) as exc:
-            log.info("mltrack writer: spooled calls of earlier runs not sent yet (%s)", exc)
-            return
-        except OSError as exc:
-            self._note(f"cannot read the spool {self._spool.root}: {exc}")
-            return
-        if result.sent:
-            log.info("mltrack writer: sent %d call(s) spooled by earlier runs", result.sent)
-
-
-def _columns(session_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The arguments of ``log_epoch_columns`` for epoch rows: one list per field that any row
-    gives (a row without it gets None, which keeps the stored value, as in ``log_epochs``)."""
-    present = set().union(*rows)
-    args: dict[str, Any] = {"session_id": session_id, "epoch": [row["epoch"] for row in rows]}
-    for field in (*METRIC_KINDS, "extra"):
-        if field in present:
-            values = [row.get(field) for row in rows]
-            if values.count(None) < len(values):  # a column of nulls changes nothing
-                args[field] = values
-    return args
-
-
-class Heartbeat(threading.Thread):
-    """Calls ``heartbeat(session_id)`` every ``interval`` seconds; its answer sets
-    stop_requested. Through an outage it retries every ``min(interval, 1 s)`` (see the module
-    docstring)."""
-
-    def __init__(
-        self,
-        session_id: str,
-        transport: Transport,
-        interval: float,
-        on_stop: Callable[[], None],
-        writer: Writer,
-    ) -> None:
-        super().__init__(name=f"mltrack-heartbeat-{session_id[:8]}", daemon=True)
-        self.session_id = session_id
-        self._transport = transport
-        self._interval = interval
-        self._on_stop = on_stop
-        self._writer = writer
-        self.stopped = threading.Event()
-
-    def beat(self) -> bool | None:
-        """One heartbeat (from the training thread); None when it was not delivered. While the
-        writer is offline nothing is sent: the training thread never waits on a dead backend."""
-        if self._writer.offline:
-            return None
-        return self._beat()[1]
-
-    def _beat(self) -> tuple[bool, bool | None]:
-        """Send one heartbeat; returns (retry soon, the answer or None)."""
-        try:
-            stop = bool(self._transport.rpc("heartbeat", {"session_id": self.session_id}))
-        except TransportUnavailable as exc:
-            log.info("mltrack heartbeat of %s not delivered: %s", self.session_id, exc)
-            self._writer.outage.begin(exc.message)
-            return True, None
-        except DatabaseError as exc:
-            log.info("mltrack heartbeat of %s not delivered: %s", self.session_id, exc)
-            if not is_permanent(exc):
-                self._writer.outage.begin(exc.message)
-                return True, None
-            # The database answered, so it is back; a run that started offline is not in it
-            # until the writer has replayed its spool: wake the writer and try again soon.
-            if self._writer.offline:
-                self._writer.wake()
-                return True, None
-            return False, None
-        self._writer.outage.end()
-        if self._writer.offline:
-            self._writer.wake()
-        if stop:
-            self._on_stop()
-        return False, stop
-
-    def run(self) -> None:
-        while not self.stopped.is_set():
-            retry, _ = self._beat()
-            self.stopped.wait(min(self._interval, _HEARTBEAT_RETRY) if retry else self._interval)
+            for other in self._spool.pending():
+                if other == self.session_id:
+                    continue
+                try:
+                    sent += self._spool.replay(self._transport, other).sent
+                except (TransportUnavailable, DatabaseError) as exc:
+                    log.info("mltrack writer: spooled calls of earlier runs not sent yet (%s)", exc)
+                    break
+                except Exception as exc:
+                    log.exception("mltrack writer: cannot replay the spool of %s", other)
+                    self._note_once(
+                        "others",
+                        f"cannot replay the spool {self._spool.path(other)} of an earlier run:"
+                        f" {describe(exc)[0]}; `mltrack sync` retries it",
+                    )
+        except Exception as exc:  # the spool directory itself cannot be read
+            self._note_once("others", f"cannot read the spool {self._spool.root}: {exc}")
+        self._end()
+        if sent:
+            log.info("mltrack writer: sent %d call(s) spooled by earlier runs", sent)
