@@ -243,6 +243,22 @@ class Session:
         self._heartbeat.beat()
         return self._stop_requested
 
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything logged so far is sent to the database, or kept in the spool
+        when it is unreachable (at most ``timeout`` s, default ``finish_timeout``); False when
+        the wait timed out. The run stays open. Useful before a checkpoint, or before ranks of a
+        job that share one session agree to finish it.
+
+        Example::
+
+            run.log_epoch(9, map50_95=0.61)
+            run.flush()      # epoch 9 is in the database (or the spool)
+        """
+        self._check_open()
+        done = self._writer.flush(self.finish_timeout if timeout is None else timeout)
+        self._emit_notes()
+        return done
+
     # -- ending -------------------------------------------------------------------------------
 
     def finish(
