@@ -34,16 +34,19 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mltrack_sdk.batches import send_rows_isolating
 from mltrack_sdk.config import mltrack_home
 from mltrack_sdk.errors import DatabaseError, MltrackError, is_permanent
 from mltrack_sdk.spool_records import (
     API_FUNCTIONS,
     REPLAY_BATCH_ROWS,
     Line,
+    ReplayResult,
+    SpoolError,
+    SpoolWriteError,
     merge_calls,
     merge_rows,
     parse_line,
@@ -71,46 +74,6 @@ log = logging.getLogger("mltrack_sdk")
 DEAD_LETTER = "dead-letter.jsonl"
 _DEAD_LETTER_LOCK = "dead-letter"
 _ENTRY_KEYS = ("at", "error", "sqlstate", "function", "args")
-
-
-class SpoolError(MltrackError):
-    """The local spool could not be read or written: ``path`` is the file or directory, ``errno``
-    the OS error code (None when the cause was no OS error)."""
-
-    def __init__(self, path: Path, cause: BaseException, doing: str, outcome: str = "") -> None:
-        code = getattr(cause, "errno", None)
-        reason = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
-        name = f" ({errno.errorcode[code]})" if code in errno.errorcode else ""
-        super().__init__(f"cannot {doing} {path}: {reason}{name}{outcome}")
-        self.path = path
-        self.errno = code
-
-
-class SpoolWriteError(SpoolError):
-    """The spool could not keep a write (disk full, I/O error, read-only or unusable directory);
-    nothing of the write that raised it was kept."""
-
-
-@dataclass
-class ReplayResult:
-    """What a replay did: calls sent, calls the database rejected (``dead``) and malformed
-    records (``malformed``), both moved to the dead-letter file, and the messages of those and
-    of any trouble with the spool itself (``errors``)."""
-
-    sent: int = 0
-    dead: int = 0
-    errors: list[str] | None = None
-    malformed: int = 0
-
-    def note(self, message: str) -> None:
-        self.errors = [*(self.errors or []), message]
-
-    def add(self, other: ReplayResult) -> None:
-        self.sent += other.sent
-        self.dead += other.dead
-        self.malformed += other.malformed
-        for message in other.errors or []:
-            self.note(message)
 
 
 def _encode(value: Any) -> bytes:
@@ -367,6 +330,31 @@ class Spool:
         except Exception as exc:  # a value the transport cannot send must not stop the replay
             return f"{type(exc).__name__}: {exc}", None
 
+    def _isolate(self, transport: Transport, call: dict[str, Any], result: ReplayResult) -> bool:
+        """Send a rejected log_epochs batch again, split until its bad rows are alone; each bad
+        row goes to the dead-letter file with its own reason. False when a bad row could not be
+        dead-lettered (the batch's lines stay in the spool). Raises on an outage, as a send does
+        (the good rows already stored are sent again next time: upserts)."""
+        session_id = call["args"]["session_id"]
+        done = send_rows_isolating(transport, session_id, call["args"]["metrics"])
+        if done.error is not None:
+            raise done.error
+        kept = True
+        for rows, exc in done.rejected:
+            message = (
+                exc.message if isinstance(exc, MltrackError) else f"{type(exc).__name__}: {exc}"
+            )
+            bad = {"function": "log_epochs", "args": {"session_id": session_id, "metrics": rows}}
+            epochs = ", ".join(str(r.get("epoch")) for r in rows)
+            note = f"epoch {epochs} of session {session_id}: {message}"
+            if self._move(
+                self._dead_entry(bad, message, getattr(exc, "sqlstate", None)), note, result
+            ):
+                result.dead += 1
+            else:
+                kept = False
+        return kept
+
     def _move(self, entry: dict[str, Any], note: str, result: ReplayResult) -> bool:
         """Append ``entry`` to the dead-letter file and report ``note``; when that fails, say
         so and return False: the line then stays in the spool."""
@@ -412,6 +400,12 @@ class Spool:
                     rejected = self._send(transport, call)
                     if rejected is None:
                         result.sent += count
+                    elif call["function"] == "log_epochs" and len(call["args"]["metrics"]) > 1:
+                        # One bad row must not sink the rows spooled with it.
+                        if self._isolate(transport, call, result):
+                            result.sent += count
+                        else:
+                            stay.update(x.number for x in good[done : done + count])
                     elif self._move(self._dead_entry(call, *rejected), rejected[0], result):
                         result.dead += count
                     else:

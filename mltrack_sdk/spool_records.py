@@ -1,4 +1,5 @@
-"""Spool records: what a spooled line may hold, parsing it, and merging epoch batches for replay.
+"""Spool records: what a spooled line may hold, parsing it, merging epoch batches for replay,
+and what a replay reports (its result and the spool's errors).
 
 A line is a call of the SQL API, ``{"function": ..., "args": {...}}``. :func:`parse_line` tells
 why a line is not one (not UTF-8, not JSON, not an object, an unknown function, arguments that
@@ -7,9 +8,13 @@ could never be sent); :mod:`mltrack_sdk.spool` moves such lines to the dead-lett
 
 from __future__ import annotations
 
+import errno
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from mltrack_sdk.errors import MltrackError
 
 #: Consecutive spooled log_epochs batches are merged into calls of at most this many rows.
 REPLAY_BATCH_ROWS = 1000
@@ -144,3 +149,43 @@ def parse_line(number: int, data: bytes, torn: bool) -> Line:
     if torn and record is None:
         problem = f"torn last line, a write cut short by a crash (never acknowledged): {problem}"
     return Line(number, data, record, problem)
+
+
+class SpoolError(MltrackError):
+    """The local spool could not be read or written: ``path`` is the file or directory, ``errno``
+    the OS error code (None when the cause was no OS error)."""
+
+    def __init__(self, path: Path, cause: BaseException, doing: str, outcome: str = "") -> None:
+        code = getattr(cause, "errno", None)
+        reason = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
+        name = f" ({errno.errorcode[code]})" if code in errno.errorcode else ""
+        super().__init__(f"cannot {doing} {path}: {reason}{name}{outcome}")
+        self.path = path
+        self.errno = code
+
+
+class SpoolWriteError(SpoolError):
+    """The spool could not keep a write (disk full, I/O error, read-only or unusable directory);
+    nothing of the write that raised it was kept."""
+
+
+@dataclass
+class ReplayResult:
+    """What a replay did: calls sent, calls the database rejected (``dead``) and malformed
+    records (``malformed``), both moved to the dead-letter file, and the messages of those and
+    of any trouble with the spool itself (``errors``)."""
+
+    sent: int = 0
+    dead: int = 0
+    errors: list[str] | None = None
+    malformed: int = 0
+
+    def note(self, message: str) -> None:
+        self.errors = [*(self.errors or []), message]
+
+    def add(self, other: ReplayResult) -> None:
+        self.sent += other.sent
+        self.dead += other.dead
+        self.malformed += other.malformed
+        for message in other.errors or []:
+            self.note(message)

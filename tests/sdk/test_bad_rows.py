@@ -18,9 +18,9 @@ import pytest
 from psycopg.rows import dict_row
 
 import mltrack_sdk as mlt
+from mltrack_sdk.batches import send_rows_isolating
 from mltrack_sdk.spool import Spool
 from mltrack_sdk.transports.postgres import PostgresTransport
-from mltrack_sdk.writer import send_rows_isolating
 
 
 @pytest.fixture(autouse=True)
@@ -143,3 +143,44 @@ def test_isolating_costs_a_few_round_trips_per_bad_row(db_url: str, columns: boo
         assert transport.calls == 1
     finally:
         transport.close()
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [(NUL_IN_EXTRA, "Unicode escape"), (EPOCH_OUT_OF_RANGE, "epoch")],
+    ids=["nul-in-extra", "epoch-out-of-range"],
+)
+def test_spool_replay_sets_aside_only_the_bad_row(
+    db_url: str, bad: dict[str, Any], reason: str
+) -> None:
+    """An offline run's spool: its log_epochs records merge into one replayed batch. The bad
+    row used to sink all 50 (one dead letter of 50 rows, the run completed without finals)."""
+    transport = PostgresTransport(db_url)
+    try:
+        sid = transport.rpc(
+            "start_session", {"session_name": "offline", "model_type": "m", "epochs": 100}
+        )["id"]
+        sid = str(sid)
+        rows = [good_row(e) for e in range(50) if e != bad["epoch"]] + [bad]
+        spool = Spool()
+        for start in range(0, len(rows), 10):  # five spooled records, merged on replay
+            batch = rows[start : start + 10]
+            spool.append(
+                sid, [{"function": "log_epochs", "args": {"session_id": sid, "metrics": batch}}]
+            )
+        spool.append(
+            sid,
+            [{"function": "finish_session", "args": {"session_id": sid, "status": "completed"}}],
+        )
+        result = spool.replay(transport, sid)
+    finally:
+        transport.close()
+    assert (result.dead, result.malformed) == (1, 0)
+    assert stored_epochs(db_url, sid) == sorted(r["epoch"] for r in rows if r is not bad)
+    (letter,) = dead_letters()
+    assert [r["epoch"] for r in letter["args"]["metrics"]] == [bad["epoch"]]
+    assert reason in letter["error"]
+    assert any(str(bad["epoch"]) in message for message in result.errors or [])
+    session = query(db_url, "select * from training_sessions where id = %s", sid)[0]
+    assert session["status"] == "completed"
+    assert session["final_map50_95"] == max(r["map50_95"] for r in rows if r is not bad)
