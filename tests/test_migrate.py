@@ -241,7 +241,7 @@ def test_migrations_apply_on_embedded_postgres(tmp_path: Path) -> None:
         with psycopg.connect(state.url, autocommit=True) as c:
             sid = c.execute("select id from start_session('pg18', 'yolov8n', 3)").fetchone()
             assert sid is not None
-            c.execute("select log_epochs(%s, '[{\"epoch\": 0, \"map50_95\": 0.2}]')", (sid[0],))
+            c.execute('select log_epochs(%s, \'[{"epoch": 0, "map50_95": 0.2}]\')', (sid[0],))
             done = c.execute(
                 "select status, final_map50_95, best_epoch from finish_session(%s)", (sid[0],)
             ).fetchone()
