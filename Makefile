@@ -1,5 +1,6 @@
 # mltrack developer entry points. `make test` works on a fresh Debian machine (as root it installs
-# Postgres 15 + pgTAP + plpgsql_check with apt); elsewhere the tests fall back to other servers.
+# Postgres 15 + pgTAP + plpgsql_check + PgBouncer with apt); elsewhere the tests fall back to other
+# servers.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -32,8 +33,18 @@ $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR
 
 node: $(NODE_DIR)/node_modules/.package-lock.json
 
+# The SDK suite runs twice: directly, and through PgBouncer in transaction mode (as behind
+# Supabase's pooler on port 6543), where prepared statements and session state do not carry over.
 test: system-deps install node
 	$(PY) -m pytest
+	@if [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null; then \
+		echo "SDK suite through PgBouncer (transaction mode):"; \
+		MLTRACK_TEST_POOLER=pgbouncer $(PY) -m pytest tests/sdk -q; \
+	elif [ -n "$$CI" ]; then \
+		echo "pgbouncer is not installed: CI must run the SDK suite through it" >&2; exit 1; \
+	else \
+		echo "pgbouncer is not installed: the SDK suite did not run through a pooler"; \
+	fi
 
 demo: install
 	$(VENV)/bin/mltrack up

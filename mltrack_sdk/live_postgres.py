@@ -24,7 +24,7 @@ from typing import Any
 
 from mltrack_sdk.errors import MltrackError, database_error
 from mltrack_sdk.live import TABLES, Change, Emit
-from mltrack_sdk.transports.postgres import permanent_connect_error
+from mltrack_sdk.transports.postgres import is_transaction_pooler, permanent_connect_error
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +159,12 @@ class PostgresSource:
         """Listen until ``stop`` is set; see the class docstring."""
         import psycopg
 
+        if is_transaction_pooler(self.database_url):
+            raise MltrackError(
+                "live feed: the URL is Supabase's transaction pooler (port 6543), where LISTEN"
+                " gets no notifications; use the session connection (port 5432), or"
+                " SUPABASE_URL + SUPABASE_KEY for Realtime"
+            )
         mark = _Watermark()
         backoff = self.backoff_initial
         first = True
@@ -172,6 +178,7 @@ class PostgresSource:
                     autocommit=True,
                     connect_timeout=self.connect_timeout,
                     application_name="mltrack-live",
+                    prepare_threshold=None,
                 )
             except psycopg.OperationalError as exc:
                 permanent = permanent_connect_error(exc)

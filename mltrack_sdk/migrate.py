@@ -244,7 +244,8 @@ def connect(database_url: str) -> Iterator[psycopg.Connection]:
     import psycopg
 
     try:
-        conn = psycopg.connect(database_url, autocommit=True)
+        # No prepared statements: they do not survive a transaction pooler (see transports).
+        conn = psycopg.connect(database_url, autocommit=True, prepare_threshold=None)
     except psycopg.Error as exc:
         raise DatabaseError.from_driver(exc, "cannot connect to the database") from exc
     with conn:
@@ -305,19 +306,16 @@ def bootstrap(database_url: str) -> bool:
 
         bootstrap("postgresql://postgres@127.0.0.1:5432/scratch")
     """
-    with connect(database_url) as conn, _migration_lock(conn):
+    with connect(database_url) as conn, conn.transaction():
+        _lock(conn)
         return _apply_bootstrap(conn)
 
 
-@contextmanager
-def _migration_lock(conn: psycopg.Connection) -> Iterator[None]:
-    # Session-level, so it spans the per-file transactions.
-    conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
-    try:
-        yield
-    finally:
-        if not conn.closed and not conn.broken:
-            conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
+def _lock(conn: psycopg.Connection) -> None:
+    """Serialise concurrent runs. Transaction-level, taken at the start of every transaction
+    that changes the schema: a session-level lock would not survive a transaction pooler, which
+    may run each transaction on another server connection."""
+    conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
 
 
 def _ensure_history_table(conn: psycopg.Connection) -> None:
@@ -354,7 +352,8 @@ def migrate(database_url: str, migrations_dir: Path | str | None = None) -> list
     recorded like ``supabase db push`` records it. A failing file is rolled back
     and raises :class:`~mltrack_sdk.errors.MigrationError` naming the file, the
     statement and the Postgres message; files before it stay applied. Running it
-    again applies nothing. A session advisory lock serialises concurrent runs.
+    again applies nothing. A transaction-level advisory lock serialises concurrent runs, so it
+    works through a transaction pooler too.
 
     Example::
 
@@ -363,9 +362,11 @@ def migrate(database_url: str, migrations_dir: Path | str | None = None) -> list
     """
     migrations = list_migrations(migrations_dir)
     applied: list[str] = []
-    with connect(database_url) as conn, _migration_lock(conn):
-        _apply_bootstrap(conn)
-        _ensure_history_table(conn)
+    with connect(database_url) as conn:
+        with conn.transaction():
+            _lock(conn)
+            _apply_bootstrap(conn)
+            _ensure_history_table(conn)
         done = applied_versions(conn)
         for migration in migrations:
             if migration.version in done:
@@ -373,6 +374,9 @@ def migrate(database_url: str, migrations_dir: Path | str | None = None) -> list
             scanned = _scan(migration.path.read_text(encoding="utf-8"))
             conn.execute("RESET ALL")  # as the CLI does between files
             with conn.transaction():
+                _lock(conn)
+                if migration.version in applied_versions(conn):
+                    continue  # a concurrent run applied it while this one waited for the lock
                 _run_script(conn, scanned, migration.path.name)
                 conn.execute(
                     _INSERT_HISTORY,

@@ -19,8 +19,13 @@ Fixtures:
   Debian Postgres 15 that is stopped and removed after the test (skips when Debian PG is absent).
 - ``template_db`` (session): name of the migrated template database (``mltrack_template``),
   with pgTAP and plpgsql_check created where available.
-- ``db_url`` (function): URL of ``test_<n>``, a fresh clone of the template, dropped afterwards.
-- ``conn`` (function): autocommit psycopg connection to ``db_url`` as superuser, rows as dicts.
+- ``direct_db_url`` (function): URL of ``test_<n>``, a fresh clone of the template, dropped
+  afterwards.
+- ``db_url`` (function): the same database as the SDK reaches it: ``direct_db_url``, or through
+  PgBouncer in transaction mode when ``MLTRACK_TEST_POOLER=pgbouncer`` (``make test`` runs the SDK
+  suite once so, as behind Supabase's pooler on port 6543).
+- ``conn`` (function): autocommit psycopg connection to ``direct_db_url`` as superuser, rows as
+  dicts.
 - ``as_role`` (function): the :func:`as_role` helper below.
 """
 
@@ -44,6 +49,7 @@ from psycopg.rows import dict_row
 
 from mltrack_sdk.local import embedded_module
 from mltrack_sdk.migrate import migrate
+from mltrack_sdk.testing.pgbouncer import PgBouncer, has_pgbouncer
 from mltrack_sdk.testing.postgres import DEBIAN_PG_BIN, TempPostgres, has_postgres, reap_stale
 
 SUPABASE_IMAGE = "supabase/postgres:15.8.1.085"
@@ -262,9 +268,28 @@ def template_db(pg_server: PgServer) -> Iterator[str]:
 _counter = itertools.count()
 
 
+@pytest.fixture(scope="session")
+def pooler(pg_server: PgServer) -> Iterator[PgBouncer | None]:
+    """With ``MLTRACK_TEST_POOLER=pgbouncer``: PgBouncer in transaction mode in front of the
+    test server (Supabase's port 6543 behaves so); else None."""
+    if os.environ.get("MLTRACK_TEST_POOLER", "") != "pgbouncer":
+        yield None
+        return
+    if not has_pgbouncer():
+        pytest.fail(
+            "MLTRACK_TEST_POOLER=pgbouncer needs the pgbouncer package (make test installs it)"
+        )
+    parts = urlsplit(pg_server.admin_url)
+    if not parts.port:
+        pytest.fail(f"MLTRACK_TEST_POOLER=pgbouncer needs a TCP test server, not {pg_server.kind}")
+    with PgBouncer(parts.hostname or "127.0.0.1", parts.port) as bouncer:
+        yield bouncer
+
+
 @pytest.fixture
-def db_url(pg_server: PgServer, template_db: str) -> Iterator[str]:
-    """URL (superuser) of a fresh, migrated database for this test only."""
+def direct_db_url(pg_server: PgServer, template_db: str) -> Iterator[str]:
+    """URL (superuser) of a fresh, migrated database for this test only, on a session
+    connection (never through the pooler: LISTEN and session state work)."""
     name = f"test_{os.getpid()}_{next(_counter)}"
     url = create_database(pg_server, name, template=template_db)
     yield url
@@ -272,9 +297,19 @@ def db_url(pg_server: PgServer, template_db: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def conn(db_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-    """Autocommit superuser connection to this test's database; rows are dicts."""
-    with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as c:
+def db_url(direct_db_url: str, pooler: PgBouncer | None) -> str:
+    """URL of this test's database as the SDK reaches it: ``direct_db_url``, or the same
+    database through PgBouncer in transaction mode under ``MLTRACK_TEST_POOLER=pgbouncer``."""
+    if pooler is None:
+        return direct_db_url
+    return pooler.url(urlsplit(direct_db_url).path.lstrip("/"))
+
+
+@pytest.fixture
+def conn(direct_db_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    """Autocommit superuser connection to this test's database (a session connection, never
+    through the pooler); rows are dicts."""
+    with psycopg.connect(direct_db_url, autocommit=True, row_factory=dict_row) as c:
         yield c
 
 

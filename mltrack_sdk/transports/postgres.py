@@ -39,12 +39,14 @@ from mltrack_sdk.transports.base import TransportUnavailable
 #: SQLSTATE for a failed connection) -> the SQLSTATE they stand for. Servers that send these
 #: messages translated (lc_messages) are retried like any other failure.
 _PERMANENT_CONNECT = (
-    (re.compile(r'database "[^"]*" does not exist'), "3D000"),
+    (re.compile(r'database "[^"]*" does not exist|no such database'), "3D000"),
     (re.compile(r"password authentication failed|no password supplied"), "28P01"),
     (
         re.compile(
             r'authentication failed for user|role "[^"]*" does not exist|no pg_hba\.conf entry'
             r"|is not permitted to log in"
+            # PgBouncer and Supavisor word it their own way.
+            r'|"[a-z0-9-]+" authentication failed|no such user'
         ),
         "28000",
     ),
@@ -65,6 +67,26 @@ def permanent_connect_error(exc: Exception) -> DatabaseError | None:
     if sqlstate is None:
         return None
     return database_error(sqlstate, f"cannot connect: {message}")
+
+
+#: Supabase's transaction pooler (Supavisor) listens on this port; 5432 is its session mode.
+TRANSACTION_POOLER_PORT = 6543
+
+
+def is_transaction_pooler(url: str) -> bool:
+    """True for a URL of Supabase's transaction pooler (port 6543), where each transaction may
+    run on another server connection: no LISTEN, no session state. Every SQL API call and read
+    works there; the live feed needs a session connection::
+
+        is_transaction_pooler("postgresql://u:p@aws-0-eu.pooler.supabase.com:6543/postgres")  # True
+    """
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        port = conninfo_to_dict(url).get("port")
+    except psycopg.ProgrammingError:
+        return False
+    return str(port) == str(TRANSACTION_POOLER_PORT)
 
 
 #: SQLSTATE classes that mean "the server went away or is not accepting work right now".
@@ -102,6 +124,10 @@ class PostgresTransport:
                 row_factory=dict_row,
                 connect_timeout=max(1, round(self.connect_timeout)),
                 application_name="mltrack_sdk",
+                # No server-side prepared statements: behind a transaction pooler (Supabase's
+                # port 6543, PgBouncer) each transaction may run on another server connection,
+                # where "_pg3_0" is missing or already another client's.
+                prepare_threshold=None,
             )
             self._conn = conn
         return conn

@@ -51,8 +51,8 @@ def wait_listening(url: str, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def test_session_and_metrics_changes_arrive_with_ids(conn: Conn, db_url: str) -> None:
-    with change_feed(db_url) as feed:
+def test_session_and_metrics_changes_arrive_with_ids(conn: Conn, direct_db_url: str) -> None:
+    with change_feed(direct_db_url) as feed:
         assert feed.wait_ready(10)
         s = start(conn, "live", epochs=5)
         sid = str(s["id"])
@@ -81,12 +81,12 @@ def test_session_and_metrics_changes_arrive_with_ids(conn: Conn, db_url: str) ->
     assert all(c.session_id == sid for c in feed)
     with pytest.raises(FeedClosed):
         feed.get(timeout=1)
-    assert listeners(db_url) == 0
+    assert listeners(direct_db_url) == 0
 
 
-def test_tables_filter_drops_other_tables(conn: Conn, db_url: str) -> None:
-    with change_feed(db_url, tables={"training_metrics"}) as feed:
-        wait_listening(db_url)
+def test_tables_filter_drops_other_tables(conn: Conn, direct_db_url: str) -> None:
+    with change_feed(direct_db_url, tables={"training_metrics"}) as feed:
+        wait_listening(direct_db_url)
         s = start(conn, "filtered")
         epochs(conn, s["id"], {"epoch": 0})
         first = wait_for(feed, lambda c: True)

@@ -208,10 +208,12 @@ def test_live_feed_raises_for_an_invalid_url_and_retries_a_refused_one() -> None
     [({"dbname": "no_such_database"}, "3D000"), ({"user": "no_such_role"}, "28000")],
 )
 def test_start_session_raises_for_settings_that_cannot_work(
-    db_url: str, tmp_path: Path, change: dict[str, str], sqlstate: str
+    direct_db_url: str, tmp_path: Path, change: dict[str, str], sqlstate: str
 ) -> None:
-    """A wrong database name or user is the caller's mistake, not an outage: nothing is spooled."""
-    url = with_url_part(db_url, **change)
+    """A wrong database name or user is the caller's mistake, not an outage: nothing is spooled.
+    (Postgres' own answer: PgBouncer answers a wrong database name with a login timeout, which
+    looks like any outage.)"""
+    url = with_url_part(direct_db_url, **change)
     spool_dir = tmp_path / "spool"
     with pytest.raises(DatabaseError, match="cannot connect") as caught:
         mlt.start_session(

@@ -32,8 +32,8 @@ USER_B = "bbbbbbbb-0000-4000-8000-00000000000b"
 
 
 @pytest.fixture
-def fake(db_url: str) -> Iterator[RunningFake]:
-    server = RunningFake(db_url)
+def fake(direct_db_url: str) -> Iterator[RunningFake]:
+    server = RunningFake(direct_db_url)
     try:
         yield server
     finally:
