@@ -35,6 +35,8 @@ CHANGED_AT = {
     "validation_results": "recorded_at",
     "model_benchmarks": "created_at",
 }
+#: Primary keys of the tables not keyed by ``id``.
+_KEYS = {"training_metrics": ("session_id", "epoch")}
 #: Tables whose rows are named by their own ``id`` (the others by session and epoch or class).
 _ROW_TABLES = frozenset(
     {"training_sessions", "training_datasets", "hyperparameter_runs", "model_benchmarks"}
@@ -123,6 +125,8 @@ class RealtimeSource:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.catch_up_margin = catch_up_margin
+        #: Rows per catch-up read: at most the project's PostgREST max_rows (1,000 by default).
+        self.page_size = 1000
         self.timeout = timeout
         self._subscribed = threading.Event()
         self._mark: datetime | None = None
@@ -237,11 +241,21 @@ class RealtimeSource:
 
         for table in self.tables:
             column = CHANGED_AT[table]
-            query = client.table(table).select("*").gt(column, since.isoformat()).order(column)
-            try:
-                rows = (await query.execute()).data or []
-            except APIError as exc:
-                raise api_error(exc) from exc
+            rows: list[dict[str, Any]] = []
+            # PostgREST returns at most max_rows rows a read: page, in a total order (a batch of
+            # epochs shares one recorded_at, so the key breaks the ties).
+            while True:
+                query = client.table(table).select("*").gt(column, since.isoformat()).order(column)
+                for key in _KEYS.get(table, ("id",)):
+                    query = query.order(key)
+                query = query.range(len(rows), len(rows) + self.page_size - 1)
+                try:
+                    page = (await query.execute()).data or []
+                except APIError as exc:
+                    raise api_error(exc) from exc
+                rows += page
+                if len(page) < self.page_size:
+                    break
             for row in rows:
                 emit(
                     Change(

@@ -74,6 +74,8 @@ class SupabaseTransport:
     ``key`` is the project's API key (``service_role`` for a training machine, ``anon`` for a
     signed-in user together with ``access_token``, the user's JWT). ``timeout`` bounds each HTTP
     request; PostgREST's own retries are off because the SDK's writer retries and spools.
+    ``page_size`` must not exceed the project's PostgREST ``max_rows`` (1,000 on hosted Supabase):
+    reads are fetched in pages of that size, so none is silently cut at ``max_rows``.
     """
 
     name = "supabase"
@@ -86,6 +88,7 @@ class SupabaseTransport:
         access_token: str | None = None,
         schema: str = "public",
         timeout: float = 30.0,
+        page_size: int = 1000,
     ) -> None:
         try:
             import httpx
@@ -108,6 +111,7 @@ class SupabaseTransport:
         if access_token:
             options.headers["Authorization"] = f"Bearer {access_token}"
         self.url = url
+        self.page_size = page_size
         self._client: Client = create_client(url, key, options=options)
 
     def _execute(self, request: Any) -> Any:
@@ -143,20 +147,25 @@ class SupabaseTransport:
         transport.select("training_metrics", filters={"session_id": sid},
                          order=[("epoch", False)], limit=100)
         """
-        query: Any = self._client.table(relation).select("*")
-        for column, value in (filters or {}).items():
-            if isinstance(value, list | tuple | set | frozenset):
-                query = query.in_(column, [jsonable(v) for v in value])
-            elif value is None:
-                query = query.is_(column, "null")
-            else:
-                query = query.eq(column, jsonable(value))
-        for column, descending in order:
-            query = query.order(column, desc=descending)
-        if limit is not None:
-            query = query.limit(limit)
-        data = self._execute(query)
-        return list(data or [])
+        rows: list[dict[str, Any]] = []
+        # PostgREST caps every read at max_rows (1,000 by default): page until a short page.
+        while limit is None or len(rows) < limit:
+            want = self.page_size if limit is None else min(self.page_size, limit - len(rows))
+            query: Any = self._client.table(relation).select("*")
+            for column, value in (filters or {}).items():
+                if isinstance(value, list | tuple | set | frozenset):
+                    query = query.in_(column, [jsonable(v) for v in value])
+                elif value is None:
+                    query = query.is_(column, "null")
+                else:
+                    query = query.eq(column, jsonable(value))
+            for column, descending in order:
+                query = query.order(column, desc=descending)
+            page = list(self._execute(query.range(len(rows), len(rows) + want - 1)) or [])
+            rows += page
+            if len(page) < want:
+                break
+        return rows
 
     def close(self) -> None:
         """Close the HTTP client."""

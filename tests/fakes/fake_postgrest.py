@@ -8,7 +8,8 @@ the Realtime half (:mod:`tests.fakes.fake_realtime`) checks the same way. What i
   PostgREST does (``json_to_record``), run in one transaction as the JWT's ``role`` with
   ``request.jwt.claims`` set. One row -> object, ``setof`` -> array, scalar -> value. Errors as
   ``{code, message, hint, details}``: 403 for 42501, 409 for 23xxx, 400 otherwise.
-- ``GET /rest/v1/<relation>?select=*&col=eq.x&col=in.(a,b)&col=gt.x&order=col.desc&limit=n``.
+- ``GET /rest/v1/<relation>?select=*&col=eq.x&col=in.(a,b)&col=gt.x&order=col.desc&limit=n
+  &offset=m``, capped at ``max_rows`` (1,000) rows like PostgREST, with ``Content-Range``.
 
 Known gaps against the real thing: only ``select=*``, the filters above, the ``public`` schema.
 """
@@ -115,11 +116,20 @@ def _in_values(text: str) -> list[str]:
     return [v[1:-1] if v.startswith('"') else v for v in text[1:-1].split(",") if v]
 
 
-def select_query(relation: str, params: Any) -> tuple[sql.Composed, list[Any]]:
+#: PostgREST's ``max_rows`` (hosted Supabase's default and supabase/config.toml): no read
+#: returns more rows, whatever its ``limit``.
+MAX_ROWS = 1000
+
+
+def select_query(
+    relation: str, params: Any, max_rows: int = MAX_ROWS
+) -> tuple[sql.Composed, list[Any], int]:
+    """The query of a GET on ``relation``, its parameters, and its offset (for Content-Range)."""
     where: list[sql.Composable] = []
     values: list[Any] = []
     order: list[sql.Composable] = []
     limit: int | None = None
+    offset = 0
     for key, raw in params.items():
         if key == "select":
             if raw != "*":
@@ -142,6 +152,8 @@ def select_query(relation: str, params: Any) -> tuple[sql.Composed, list[Any]]:
                 order.append(sql.SQL(" ").join(parts))
         elif key == "limit":
             limit = int(raw)
+        elif key == "offset":
+            offset = int(raw)
         else:
             op, _, value = raw.partition(".")
             if op == "in":
@@ -168,9 +180,9 @@ def select_query(relation: str, params: Any) -> tuple[sql.Composed, list[Any]]:
         query += sql.SQL(" where ") + sql.SQL(" and ").join(where)
     if order:
         query += sql.SQL(" order by ") + sql.SQL(", ").join(order)
-    if limit is not None:
-        query += sql.SQL(" limit {}").format(sql.Literal(limit))
-    return query + sql.SQL(") _r"), values
+    limit = max_rows if limit is None else min(limit, max_rows)
+    query += sql.SQL(" limit {} offset {}").format(sql.Literal(limit), sql.Literal(offset))
+    return query + sql.SQL(") _r"), values, offset
 
 
 @dataclass
@@ -178,6 +190,7 @@ class FakePostgREST:
     """The fake's REST half over ``db_url``: ``rpc`` and ``select`` request handlers."""
 
     db_url: str
+    max_rows: int = MAX_ROWS
 
     async def connect(self) -> psycopg.AsyncConnection[Any]:
         return await psycopg.AsyncConnection.connect(self.db_url)
@@ -247,7 +260,7 @@ class FakePostgREST:
         relation = request.match_info["relation"]
         try:
             claims = request_claims(request)
-            query, values = select_query(relation, request.query)
+            query, values, offset = select_query(relation, request.query, self.max_rows)
             async with await self.connect() as conn, conn.transaction():
                 await as_role(conn, claims)
                 cur = await conn.execute(query, values)
@@ -256,7 +269,13 @@ class FakePostgREST:
             return exc.response()
         except psycopg.Error as exc:
             return db_error(exc)
-        return web.Response(text="[" + ",".join(rows) + "]", content_type="application/json")
+        # As PostgREST: the range served, total unknown ("*") unless a count was asked for.
+        served = f"{offset}-{offset + len(rows) - 1}" if rows else "*"
+        return web.Response(
+            text="[" + ",".join(rows) + "]",
+            content_type="application/json",
+            headers={"Content-Range": f"{served}/*"},
+        )
 
     def add_routes(self, app: web.Application) -> None:
         """Route ``/rest/v1/rpc/<fn>`` and ``/rest/v1/<relation>`` of ``app`` here."""

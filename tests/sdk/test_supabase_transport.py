@@ -277,3 +277,28 @@ def test_realtime_catches_up_after_a_reconnect(
     )
     assert done.operation == "UPDATE" and done.catch_up
     assert done.ids == {"id": sid, "session_id": sid}
+
+
+def test_realtime_catch_up_pages_past_max_rows(
+    realtime: Any, transport_for: Any, fake: RunningFake
+) -> None:
+    """1,500 epochs logged while the socket was down all arrive in the catch-up, although
+    PostgREST returns at most 1,000 rows a read (and the batch shares one recorded_at)."""
+    got = realtime("service_role", backoff_initial=0.2)
+    t = transport_for("service_role")
+    sid = start(t, epochs=1500)["id"]
+    got.wait_for(lambda c: c.table == "training_sessions" and c.row["id"] == sid)
+    fake.fake.refuse_realtime = True
+    fake.call(fake.fake.drop_sockets())
+    t.rpc("log_epochs", {"session_id": sid, "metrics": [{"epoch": e} for e in range(1500)]})
+    fake.fake.refuse_realtime = False
+    deadline = time.monotonic() + 20
+    epochs: set[int] = set()
+    while time.monotonic() < deadline and len(epochs) < 1500:
+        epochs = {
+            c.row["epoch"]
+            for c in list(got.changes)
+            if c.table == "training_metrics" and c.catch_up
+        }
+        time.sleep(0.1)
+    assert epochs == set(range(1500))
