@@ -34,6 +34,7 @@ from mltrack_sdk.errors import (
     NotOwnerError,
     PermissionDeniedError,
     SessionClosedError,
+    TokenExpiredError,
     ValueTooLargeError,
 )
 from mltrack_sdk.session import Session
@@ -59,6 +60,7 @@ __all__ = [
     "PermissionDeniedError",
     "Session",
     "SessionClosedError",
+    "TokenExpiredError",
     "ValueTooLargeError",
     "__version__",
     "start_session",

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
@@ -82,7 +82,7 @@ class Client:
         database_url: str | None = None,
         supabase_url: str | None = None,
         supabase_key: str | None = None,
-        access_token: str | None = None,
+        access_token: str | Callable[[], str] | None = None,
     ) -> None:
         if transport is None:
             # Imported here: the connect module pulls in the transports' drivers.

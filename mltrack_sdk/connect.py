@@ -1,7 +1,9 @@
 """Which backend the SDK talks to, most specific setting first.
 
 1. ``transport=`` (any object implementing :class:`~mltrack_sdk.transports.base.Transport`);
-2. ``database_url=``, else ``$MLTRACK_DATABASE_URL``: direct Postgres or a Supabase pooler URL;
+2. ``supabase_url=`` + ``supabase_key=`` (and ``access_token=``, a user's token or a function
+   returning the current one), else ``database_url=``, else ``$MLTRACK_DATABASE_URL``: direct
+   Postgres or a Supabase pooler URL;
 3. ``$SUPABASE_URL`` + ``$SUPABASE_KEY`` (optionally ``$SUPABASE_ACCESS_TOKEN``, a user's token);
 4. the local database of ``mltrack up``.
 
@@ -15,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from mltrack_sdk.config import database_url_from_env
 from mltrack_sdk.errors import NotConfiguredError
@@ -26,7 +29,12 @@ SUPABASE_ACCESS_TOKEN_ENV = "SUPABASE_ACCESS_TOKEN"
 
 
 def resolve_transport(
-    database_url: str | None = None, transport: Transport | None = None
+    database_url: str | None = None,
+    transport: Transport | None = None,
+    *,
+    supabase_url: str | None = None,
+    supabase_key: str | None = None,
+    access_token: str | Callable[[], str] | None = None,
 ) -> Transport:
     """Return the transport to use (see the module docstring for the order).
 
@@ -35,6 +43,15 @@ def resolve_transport(
     """
     if transport is not None:
         return transport
+    if supabase_url or supabase_key:
+        if not (supabase_url and supabase_key):
+            raise NotConfiguredError(
+                "supabase_url and supabase_key go together: pass both (the project URL and its"
+                " API key)"
+            )
+        from mltrack_sdk.transports.supabase import SupabaseTransport
+
+        return SupabaseTransport(supabase_url, supabase_key, access_token=access_token)
     url = database_url or database_url_from_env()
     if url:
         from mltrack_sdk.transports.postgres import PostgresTransport
@@ -46,7 +63,9 @@ def resolve_transport(
         from mltrack_sdk.transports.supabase import SupabaseTransport
 
         return SupabaseTransport(
-            supabase_url, supabase_key, access_token=os.environ.get(SUPABASE_ACCESS_TOKEN_ENV)
+            supabase_url,
+            supabase_key,
+            access_token=access_token or os.environ.get(SUPABASE_ACCESS_TOKEN_ENV),
         )
     from mltrack_sdk import local
 

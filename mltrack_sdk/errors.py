@@ -95,6 +95,11 @@ class PermissionDeniedError(DatabaseError):
     """The role may not do this (SQLSTATE 42501: no privilege, or row-level security)."""
 
 
+class TokenExpiredError(DatabaseError):
+    """The access token has expired (PostgREST PGRST303): pass ``access_token=`` a function that
+    returns the current token (e.g. from supabase-py's auth session), so it is refreshed."""
+
+
 #: SQLSTATE -> exception class; the codes are documented in the README ("Error codes").
 SQLSTATE_ERRORS: dict[str, type[DatabaseError]] = {
     "MT001": InvalidValueError,
@@ -104,6 +109,7 @@ SQLSTATE_ERRORS: dict[str, type[DatabaseError]] = {
     "MT005": NotFoundError,
     "MT006": NotOwnerError,
     "42501": PermissionDeniedError,
+    "PGRST303": TokenExpiredError,
 }
 
 
@@ -194,6 +200,12 @@ def is_misconfigured(exc: DatabaseError) -> bool:
     return (exc.sqlstate or "")[:2] in MISCONFIGURED_SQLSTATE_PREFIXES
 
 
+#: PostgREST's refusals of the credentials (invalid, missing, expired JWT): sending the same
+#: request again with them fails the same way, so it is never an outage to wait out.
+AUTH_CODES = frozenset({"PGRST301", "PGRST302", "PGRST303"})
+
+
 def is_permanent(exc: DatabaseError) -> bool:
     """True when the database rejected the request for good (retrying would fail the same way)."""
-    return (exc.sqlstate or "")[:2] in PERMANENT_SQLSTATE_PREFIXES
+    code = exc.sqlstate or ""
+    return code[:2] in PERMANENT_SQLSTATE_PREFIXES or code in AUTH_CODES

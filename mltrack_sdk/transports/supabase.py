@@ -17,10 +17,10 @@ import datetime as dt
 import decimal
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mltrack_sdk.errors import MltrackError, database_error
+from mltrack_sdk.errors import DatabaseError, MltrackError, database_error
 from mltrack_sdk.transports.base import TransportUnavailable
 
 if TYPE_CHECKING:
@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 
 #: PostgREST's own codes for "cannot reach / wait for the database" (PGRST000-PGRST003).
 _UNAVAILABLE_CODES = frozenset({"PGRST000", "PGRST001", "PGRST002", "PGRST003"})
+#: The access token has expired (PostgREST 12+; older servers say PGRST301 "JWT expired").
+TOKEN_EXPIRED = "PGRST303"
+#: What to authenticate with: a user's JWT, or a function returning the current one (called
+#: again whenever PostgREST says it expired - a long run outlives the default one hour).
+AccessToken = str | Callable[[], str]
 
 
 def _json_default(value: Any) -> Any:
@@ -55,6 +60,8 @@ def api_error(exc: APIError) -> MltrackError:
     """
     code = exc.code or None
     message = " ".join(str(exc.message or exc).split())
+    if code == "PGRST301" and "expired" in message.lower():
+        code = TOKEN_EXPIRED
     if code in _UNAVAILABLE_CODES or (
         code is not None and len(code) == 3 and code.isdigit() and int(code) >= 500
     ):
@@ -85,7 +92,7 @@ class SupabaseTransport:
         url: str,
         key: str,
         *,
-        access_token: str | None = None,
+        access_token: AccessToken | None = None,
         schema: str = "public",
         timeout: float = 30.0,
         page_size: int = 1000,
@@ -108,13 +115,29 @@ class SupabaseTransport:
             auto_refresh_token=False,
             persist_session=False,
         )
-        if access_token:
-            options.headers["Authorization"] = f"Bearer {access_token}"
+        self._token_provider = access_token if callable(access_token) else None
+        token = access_token() if callable(access_token) else access_token
+        if token:
+            options.headers["Authorization"] = f"Bearer {token}"
         self.url = url
         self.page_size = page_size
         self._client: Client = create_client(url, key, options=options)
 
-    def _execute(self, request: Any) -> Any:
+    def _execute(self, make: Callable[[], Any]) -> Any:
+        """Run the request ``make()`` builds; once more with a fresh token when it expired."""
+        try:
+            return self._execute_once(make())
+        except DatabaseError as exc:
+            if exc.sqlstate != TOKEN_EXPIRED or self._token_provider is None:
+                raise
+            self._set_token(self._token_provider())
+            return self._execute_once(make())
+
+    def _set_token(self, token: str) -> None:
+        self._client.options.headers["Authorization"] = f"Bearer {token}"
+        self._client.postgrest.auth(token)
+
+    def _execute_once(self, request: Any) -> Any:
         import httpx
         from postgrest.exceptions import APIError
 
@@ -132,7 +155,8 @@ class SupabaseTransport:
 
             n = transport.rpc("log_epochs", {"session_id": sid, "metrics": [{"epoch": 0}]})
         """
-        return self._execute(self._client.rpc(function, jsonable(dict(args))))
+        payload = jsonable(dict(args))
+        return self._execute(lambda: self._client.rpc(function, payload))
 
     def select(
         self,
@@ -147,10 +171,8 @@ class SupabaseTransport:
         transport.select("training_metrics", filters={"session_id": sid},
                          order=[("epoch", False)], limit=100)
         """
-        rows: list[dict[str, Any]] = []
-        # PostgREST caps every read at max_rows (1,000 by default): page until a short page.
-        while limit is None or len(rows) < limit:
-            want = self.page_size if limit is None else min(self.page_size, limit - len(rows))
+
+        def page_query(start: int, size: int) -> Any:
             query: Any = self._client.table(relation).select("*")
             for column, value in (filters or {}).items():
                 if isinstance(value, list | tuple | set | frozenset):
@@ -161,7 +183,14 @@ class SupabaseTransport:
                     query = query.eq(column, jsonable(value))
             for column, descending in order:
                 query = query.order(column, desc=descending)
-            page = list(self._execute(query.range(len(rows), len(rows) + want - 1)) or [])
+            return query.range(start, start + size - 1)
+
+        rows: list[dict[str, Any]] = []
+        # PostgREST caps every read at max_rows (1,000 by default): page until a short page.
+        while limit is None or len(rows) < limit:
+            want = self.page_size if limit is None else min(self.page_size, limit - len(rows))
+            start = len(rows)
+            page = list(self._execute(lambda s=start, w=want: page_query(s, w)) or [])
             rows += page
             if len(page) < want:
                 break

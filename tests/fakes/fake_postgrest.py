@@ -57,6 +57,9 @@ def claims_of(token: str | None) -> dict[str, Any]:
         raise HttpError(401, "PGRST302", "Anonymous access is disabled")
     try:
         claims = jwt.decode(token, JWT_SECRET, algorithms=["HS256"])
+    except jwt.ExpiredSignatureError as exc:
+        # PostgREST 12+: an expired token has its own code, with the WWW-Authenticate error.
+        raise HttpError(401, "PGRST303", "JWT expired") from exc
     except jwt.PyJWTError as exc:
         raise HttpError(401, "PGRST301", f"JWT invalid: {exc}") from exc
     if claims.get("role") not in ROLES:
