@@ -14,6 +14,7 @@ is set. supabase-py is imported there, never by ``import mltrack_sdk``::
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from collections.abc import Callable, Collection
@@ -190,12 +191,26 @@ class RealtimeSource:
         outcome: dict[str, Any] = {}
         ended = asyncio.Event()
 
+        started = asyncio.Event()
+
         def on_state(status: Any, error: Exception | None) -> None:
             if status == RealtimeSubscribeStates.SUBSCRIBED:
                 outcome["subscribed"] = True
             else:
+                # realtime-py reports Realtime's "system" error (a subscription it cannot
+                # start) as CHANNEL_ERROR with the payload: a refusal, not a lost link.
+                refusal = _system_error(error)
+                if refusal is not None:
+                    outcome.setdefault("refused", refusal)
+                    started.set()
                 outcome.setdefault("failure", (status, error))
                 ended.set()
+
+        def on_system(payload: Any) -> None:
+            # Realtime says "Subscribed to PostgreSQL" once changes are really flowing; the join
+            # ack comes before that, and a change in between would be missed.
+            if getattr(payload, "extension", None) == "postgres_changes":
+                started.set()
 
         def on_change(payload: Any) -> None:
             change = change_of(payload)
@@ -207,6 +222,7 @@ class RealtimeSource:
             if self.access_token:
                 await client.realtime.set_auth(self.access_token)
             channel = client.channel("mltrack-live")
+            channel.on_system(on_system)
             for table in self.tables:
                 channel.on_postgres_changes(Listen.All, on_change, table=table, schema=self.schema)
             await asyncio.wait_for(channel.subscribe(on_state), self.timeout + 1)
@@ -217,6 +233,14 @@ class RealtimeSource:
                 ):
                     raise RealtimeRefused(f"Supabase Realtime refused the subscription: {error}")
                 raise _Lost(f"subscription ended: {status} {error or ''}".strip())
+            try:
+                await asyncio.wait_for(started.wait(), self.timeout + 1)
+            except TimeoutError as exc:
+                raise _Lost("Realtime did not confirm the Postgres subscription") from exc
+            if "refused" in outcome:
+                raise RealtimeRefused(
+                    f"Supabase Realtime cannot start the subscription: {outcome['refused']}"
+                )
             # Subscribed: what changes from now on arrives as events; what changed while no
             # subscription was open is read back.
             since, self._mark = self._mark, datetime.now(timezone.utc)
@@ -225,6 +249,10 @@ class RealtimeSource:
             self._subscribed.set()
             while not stop.is_set():
                 if ended.is_set():
+                    if "refused" in outcome:
+                        raise RealtimeRefused(
+                            f"Supabase Realtime stopped the subscription: {outcome['refused']}"
+                        )
                     status, error = outcome["failure"]
                     raise _Lost(f"{status} {error or ''}".strip())
                 await asyncio.sleep(0.1)
@@ -267,6 +295,17 @@ class RealtimeSource:
                         catch_up=True,
                     )
                 )
+
+
+def _system_error(error: Exception | None) -> str | None:
+    """The message of a Realtime ``system`` error that realtime-py relayed as CHANNEL_ERROR."""
+    try:
+        payload = json.loads(str(error)) if error is not None else None
+    except ValueError:
+        return None
+    if isinstance(payload, dict) and payload.get("status") == "error" and "extension" in payload:
+        return str(payload.get("message") or payload)
+    return None
 
 
 def _connection_closed() -> type[BaseException]:

@@ -38,7 +38,15 @@ class FakeRealtime:
     db_url: str
     #: While True, Realtime connections are refused with 503 (a test of reconnects).
     refuse_realtime: bool = False
+    #: Realtime answers a join at once, then starts the Postgres subscription and says so in a
+    #: ``system`` message ("Subscribed to PostgreSQL") after this delay; changes before it are
+    #: not delivered, as on the real server.
+    subscribe_delay: float = 0.3
+    #: When set, the ``system`` message after the join is this error instead (a subscription
+    #: Realtime cannot start: a table outside the publication, RLS, a bad filter).
+    subscription_error: str | None = None
     _sockets: set[Subscriber] = field(default_factory=set)
+    _tasks: set[asyncio.Future[None]] = field(default_factory=set)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     async def connect(self) -> psycopg.AsyncConnection[Any]:
@@ -96,14 +104,30 @@ class FakeRealtime:
                 if b.get("filter"):
                     binding["filter"] = b["filter"]
                 bindings.append(binding)
-            sub.topics[str(topic)] = bindings
             await reply("ok", {"postgres_changes": bindings})
+            task = asyncio.ensure_future(self._start_subscription(sub, str(topic), bindings))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         elif event == "phx_leave":
             sub.topics.pop(str(topic), None)
             await reply("ok", {})
         elif event == "access_token":
             with contextlib.suppress(HttpError):
                 sub.claims = claims_of(payload.get("access_token"))
+
+    async def _start_subscription(
+        self, sub: Subscriber, topic: str, bindings: list[dict[str, Any]]
+    ) -> None:
+        await asyncio.sleep(self.subscribe_delay)
+        channel = topic.removeprefix("realtime:")
+        if self.subscription_error is not None:
+            payload = {"status": "error", "message": self.subscription_error}
+        else:
+            sub.topics[topic] = bindings
+            payload = {"status": "ok", "message": "Subscribed to PostgreSQL"}
+        await sub.send(
+            topic, "system", {**payload, "extension": "postgres_changes", "channel": channel}
+        )
 
     async def listen(self, ready: asyncio.Event) -> None:
         """Forward ``mltrack_changes`` notifications to the subscribed sockets."""

@@ -302,3 +302,32 @@ def test_realtime_catch_up_pages_past_max_rows(
         }
         time.sleep(0.1)
     assert epochs == set(range(1500))
+
+
+def test_realtime_subscribed_means_changes_flow(
+    realtime: Any, transport_for: Any, fake: RunningFake
+) -> None:
+    """Subscribed is reported after Realtime's "Subscribed to PostgreSQL", not at the join ack:
+    a change made right after wait_subscribed() is delivered."""
+    fake.fake.realtime.subscribe_delay = 0.8
+    got = realtime("service_role")  # returns once wait_subscribed() is true
+    sid = start(transport_for("service_role"))["id"]
+    got.wait_for(lambda c: c.table == "training_sessions" and c.row["id"] == sid, timeout=5)
+
+
+def test_realtime_refusal_after_the_join_raises(fake: RunningFake) -> None:
+    """A subscription Realtime cannot start is reported in a ``system`` error after the join
+    ack; the feed used to take it for a lost link and retry every 0.5 s forever."""
+    from mltrack_sdk.live import change_feed
+    from mltrack_sdk.live_realtime import RealtimeRefused
+
+    fake.fake.realtime.subscription_error = (
+        "Unable to subscribe to changes with given parameters. Please check Realtime is enabled"
+    )
+    t0 = time.monotonic()
+    with (
+        change_feed(supabase_url=fake.url, supabase_key=make_key("service_role")) as feed,
+        pytest.raises(RealtimeRefused, match="Unable to subscribe"),
+    ):
+        feed.get(timeout=15)
+    assert time.monotonic() - t0 < 10
