@@ -158,7 +158,7 @@ set search_path = ''
 as $$
 declare
   n_rows integer := cardinality(log_epoch_columns.epoch);
-  fields constant text[] := '{epoch,box_loss,cls_loss,dfl_loss,total_loss,val_box_loss,val_cls_loss,val_dfl_loss,precision,recall,map50,map50_95,learning_rate,epoch_time_seconds,gpu_memory_mb,extra}';
+  fields constant text[] := '{epoch,box_loss,cls_loss,dfl_loss,total_loss,val_box_loss,val_cls_loss,val_dfl_loss,precision,recall,map50,map50_95,learning_rate,epoch_time_seconds,gpu_memory_mb,extra}'::text[];
   lengths integer[];
   dims integer[];
   written integer;
