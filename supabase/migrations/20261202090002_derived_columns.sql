@@ -13,6 +13,7 @@ comment on column public.training_sessions.heartbeat_lost_at is
 -- True when the stale check failed this row and nothing has ended it since: the run may come back.
 create function mltrack_internal.heartbeat_lost(s public.training_sessions) returns boolean
 language sql immutable
+set search_path = ''
 as $$
   select s.status = 'failed' and s.heartbeat_lost_at is not null
      and s.heartbeat_lost_at = s.completed_at

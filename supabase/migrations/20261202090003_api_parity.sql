@@ -361,3 +361,9 @@ as $$
     else true
   end
 $$;
+
+-- Splinter's function_search_path_mutable: is_end_user is called, never inlined, so it pins its
+-- search_path like every other function. The check helpers of the validation helpers migration
+-- stay unpinned on purpose: a SET clause stops Postgres from inlining them into the CHECK
+-- constraints, and they name every object with its schema instead (see that migration).
+alter function mltrack_internal.is_end_user() set search_path = '';
