@@ -24,7 +24,8 @@ API_FUNCTIONS = frozenset(
     {
         *("create_hyperparameter_run", "finish_session", "heartbeat", "log_epoch"),
         *("log_epoch_columns", "log_epochs", "mark_stale_sessions", "record_benchmark"),
-        *("record_validation", "request_stop", "start_session", "upsert_dataset"),
+        *("record_validation", "request_stop", "schedule_stale_check", "start_session"),
+        *("upsert_dataset",),
     }
 )
 #: The jsonb arguments of the SQL API, the only ones that may hold JSON objects. psycopg cannot

@@ -114,8 +114,8 @@ select is(
                         and d.objid = p.oid and d.deptype = 'e')),
   array['create_hyperparameter_run', 'finish_session', 'heartbeat', 'log_epoch',
         'log_epoch_columns', 'log_epochs', 'mark_stale_sessions', 'record_benchmark', 'record_validation', 'request_stop',
-        'start_session', 'upsert_dataset'],
-  'public holds exactly the twelve API functions (besides extensions)');
+        'schedule_stale_check', 'start_session', 'upsert_dataset'],
+  'public holds exactly the thirteen API functions (besides extensions)');
 
 -- Guard: every table in public has row-level security on, including tables added later.
 select is_empty($$
