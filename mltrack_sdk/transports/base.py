@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from mltrack_sdk.errors import MltrackError
+from mltrack_sdk.errors import DatabaseUnreachableError
 
 
-class TransportUnavailable(MltrackError):
-    """The backend cannot be reached right now; the request may succeed later."""
+class TransportUnavailable(DatabaseUnreachableError):
+    """The backend cannot be reached right now; the request may succeed later.
+
+    A :class:`~mltrack_sdk.errors.DatabaseUnreachableError`, the one exported error for "the
+    database is unreachable": ``except mlt.DatabaseUnreachableError`` catches it from a read."""
 
 
 class Transport(Protocol):

@@ -1,6 +1,6 @@
 -- One rule for a value whichever path carries it, and replays of one id that return the row.
 --
--- - log_epochs (JSON: replays, psql, the edge function) accepted only numbers within 1e-300..1e300
+-- - log_epochs (JSON: replays, psql, PostgREST clients) accepted only numbers within 1e-300..1e300
 --   while log_epoch_columns (the live path) takes any double precision: a run logged live with
 --   box_loss 1e-320 was rejected whole when replayed from the spool. Both now take exactly the
 --   finite doubles. And -0 is stored as 0 on both (the JSON path cannot carry a negative zero).
