@@ -30,6 +30,8 @@ from psycopg import sql
 #: HS256 secret of the fake's JWTs (32+ bytes, so PyJWT does not warn).
 JWT_SECRET = "fake-supabase-test-secret-not-for-production-use"
 ROLES = ("anon", "authenticated", "service_role")
+#: Supabase's per-role statement_timeout (service_role has none).
+ROLE_STATEMENT_TIMEOUT = {"anon": "3s", "authenticated": "8s"}
 
 
 def make_key(role: str, sub: str | None = None, *, expires_in: int = 3600) -> str:
@@ -73,15 +75,24 @@ def request_claims(request: web.Request) -> dict[str, Any]:
     return claims_of(token)
 
 
-def status_for(sqlstate: str | None) -> int:
-    if sqlstate == "42501":
-        return 403
-    if sqlstate and sqlstate.startswith("23"):
-        return 409
-    return 400
+#: PostgREST's HTTP status for a SQLSTATE (longest prefix first); anything else is 400.
+_STATUS = {
+    "08": 503, "09": 500, "0L": 403, "0P": 403, "23503": 409, "23505": 409, "25006": 405,
+    "25": 500, "28": 403, "2D": 500, "38": 500, "39": 500, "3B": 500, "40": 500, "53": 503,
+    "54": 413, "55": 500, "57": 500, "58": 500, "F0": 500, "HV": 500, "P0001": 400, "P0": 500,
+    "XX": 500, "42883": 404, "42P01": 404, "42P17": 500,
+}  # fmt: skip
 
 
-def db_error(exc: psycopg.Error) -> web.Response:
+def status_for(sqlstate: str | None, role: str | None = None) -> int:
+    """The status PostgREST answers with; 42501 is 401 for anon (no token), else 403."""
+    code = sqlstate or "XX000"
+    if code == "42501":
+        return 401 if role == "anon" else 403
+    return _STATUS.get(code, _STATUS.get(code[:2], 400))
+
+
+def db_error(exc: psycopg.Error, role: str | None = None) -> web.Response:
     diag = exc.diag
     body = {
         "code": diag.sqlstate or "XX000",
@@ -89,18 +100,18 @@ def db_error(exc: psycopg.Error) -> web.Response:
         "hint": diag.message_hint,
         "details": diag.message_detail,
     }
-    return web.json_response(body, status=status_for(diag.sqlstate))
+    return web.json_response(body, status=status_for(diag.sqlstate, role))
 
 
 async def as_role(conn: psycopg.AsyncConnection[Any], claims: dict[str, Any]) -> None:
     """What PostgREST does at the start of each request's transaction."""
-    await conn.execute(
-        "select set_config('request.jwt.claims', %s, true),"
-        " set_config('request.jwt.claim.sub', %s, true),"
-        " set_config('request.jwt.claim.role', %s, true)",
-        (json.dumps(claims), claims.get("sub") or "", claims["role"]),
-    )
+    # PostgREST 12 sets only request.jwt.claims (the legacy request.jwt.claim.* are gone), then
+    # the role, whose statement_timeout applies (Supabase: anon 3 s, authenticated 8 s).
+    await conn.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
     await conn.execute(sql.SQL("set local role {}").format(sql.Identifier(claims["role"])))
+    timeout = ROLE_STATEMENT_TIMEOUT.get(claims["role"])
+    if timeout:
+        await conn.execute(sql.SQL("set local statement_timeout = {}").format(sql.Literal(timeout)))
 
 
 FILTER_OPS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -200,6 +211,7 @@ class FakePostgREST:
 
     async def rpc(self, request: web.Request) -> web.StreamResponse:
         fn = request.match_info["fn"]
+        claims: dict[str, Any] = {}
         try:
             claims = request_claims(request)
             body = await request.json() if request.can_read_body else {}
@@ -231,7 +243,7 @@ class FakePostgREST:
         except HttpError as exc:
             return exc.response()
         except psycopg.Error as exc:
-            return db_error(exc)
+            return db_error(exc, claims.get("role"))
         assert row is not None
         text = row[0]
         if not returns_set:
@@ -244,13 +256,15 @@ class FakePostgREST:
     ) -> tuple[list[str], dict[str, str], bool]:
         cur = await conn.execute(
             "select coalesce(p.proargnames, '{}'), "
-            "       array(select format_type(t, null) from unnest(p.proargtypes) t), p.proretset"
+            "       array(select format_type(t, null) from unnest(p.proargtypes) t), p.proretset,"
+            "       p.pronargs - p.pronargdefaults"
             "  from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
             " where n.nspname = 'public' and p.proname = %s",
             (fn,),
         )
-        for names, types, returns_set in await cur.fetchall():
-            if given <= set(names[: len(types)]):
+        for names, types, returns_set, required in await cur.fetchall():
+            # As PostgREST's schema cache: every argument known, every one without a default given.
+            if given <= set(names[: len(types)]) and set(names[:required]) <= given:
                 return names, dict(zip(names, types, strict=False)), returns_set
         raise HttpError(
             404,
@@ -261,6 +275,7 @@ class FakePostgREST:
 
     async def select(self, request: web.Request) -> web.StreamResponse:
         relation = request.match_info["relation"]
+        claims: dict[str, Any] = {}
         try:
             claims = request_claims(request)
             query, values, offset = select_query(relation, request.query, self.max_rows)
@@ -271,7 +286,7 @@ class FakePostgREST:
         except HttpError as exc:
             return exc.response()
         except psycopg.Error as exc:
-            return db_error(exc)
+            return db_error(exc, claims.get("role"))
         # As PostgREST: the range served, total unknown ("*") unless a count was asked for.
         served = f"{offset}-{offset + len(rows) - 1}" if rows else "*"
         return web.Response(
