@@ -93,6 +93,15 @@ def is_transaction_pooler(url: str) -> bool:
 _UNAVAILABLE_CLASSES = ("08", "57", "53", "58")
 
 
+def _array_literal(values: Any) -> str:
+    """``'{"a","b",NULL}'``: a Postgres array literal of ``values`` (as text)."""
+    items = (
+        "NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for v in values
+    )
+    return "{" + ",".join(items) + "}"
+
+
 @dataclass(frozen=True)
 class _Signature:
     arg_types: dict[str, str]
@@ -261,11 +270,16 @@ class PostgresTransport:
         if filters:
             conditions = []
             for column, value in filters.items():
-                if isinstance(value, (list, tuple)):
+                # The same meaning as over PostgREST: a collection is IN, None is IS NULL.
+                if isinstance(value, list | tuple | set | frozenset):
+                    # An array literal of unknown type: Postgres types it as the column's array,
+                    # as it types a plain value (a list would go as text[]: uuid = text fails).
                     conditions.append(
                         sql.SQL("{} = any({})").format(sql.Identifier(column), sql.Placeholder())
                     )
-                    params.append(list(value))
+                    params.append(_array_literal(value))
+                elif value is None:
+                    conditions.append(sql.SQL("{} is null").format(sql.Identifier(column)))
                 else:
                     conditions.append(
                         sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder())

@@ -170,7 +170,9 @@ def select_query(
             offset = int(raw)
         else:
             op, _, value = raw.partition(".")
-            if op == "in":
+            if op == "in" and not _in_values(value):
+                where.append(sql.SQL("false"))  # in.() matches nothing, as on PostgREST
+            elif op == "in":
                 items = _in_values(value)
                 where.append(
                     sql.SQL("{} in ({})").format(
