@@ -192,39 +192,42 @@ def change_feed(
     *,
     supabase_url: str | None = None,
     supabase_key: str | None = None,
-    access_token: str | None = None,
+    access_token: str | Callable[[], str] | None = None,
     tables: Collection[str] | None = None,
     **options: Any,
 ) -> ChangeFeed:
     """A started :class:`ChangeFeed` over Postgres (``database_url``) or Supabase Realtime.
 
-    With neither given, ``$MLTRACK_DATABASE_URL`` is used. ``options`` go to the source (e.g.
-    ``backoff_initial`` for :class:`PostgresSource`)::
+    With neither given, the SDK's configuration decides (:func:`mltrack_sdk.connect.resolve_target`:
+    ``$MLTRACK_DATABASE_URL``, ``$SUPABASE_URL`` + ``$SUPABASE_KEY``, the ``mltrack up``
+    database). ``options`` go to the source (e.g. ``backoff_initial`` for
+    :class:`PostgresSource`)::
 
         with change_feed(supabase_url=url, supabase_key=anon_key, access_token=jwt) as feed:
             change = feed.get(timeout=10)
     """
-    source: ChangeSource
-    if database_url is None and supabase_url is None:
-        from mltrack_sdk.config import database_url_from_env
+    from mltrack_sdk.connect import resolve_target
 
-        database_url = database_url_from_env()
-    if database_url is not None:
+    # The same rule as writes and reads: arguments, $MLTRACK_DATABASE_URL, $SUPABASE_URL +
+    # $SUPABASE_KEY, then the database of `mltrack up`.
+    target = resolve_target(
+        database_url,
+        supabase_url=supabase_url,
+        supabase_key=supabase_key,
+        access_token=access_token,
+    )
+    source: ChangeSource
+    if target.database_url is not None:
         from mltrack_sdk.live_postgres import PostgresSource
 
-        source = PostgresSource(database_url, tables=tables, **options)
-    elif supabase_url is not None:
-        if not supabase_key:
-            raise MltrackError("supabase_key is required with supabase_url")
+        source = PostgresSource(target.database_url, tables=tables, **options)
+    else:
         from mltrack_sdk.live_realtime import RealtimeSource  # type: ignore[import-untyped,unused-ignore]
 
+        token = target.access_token() if callable(target.access_token) else target.access_token
+        assert target.supabase_url and target.supabase_key
         source = RealtimeSource(
-            supabase_url, supabase_key, access_token=access_token, tables=tables, **options
-        )
-    else:
-        raise MltrackError(
-            "No database to watch: pass database_url, or supabase_url and supabase_key,"
-            " or set MLTRACK_DATABASE_URL"
+            target.supabase_url, target.supabase_key, access_token=token, tables=tables, **options
         )
     return ChangeFeed(source)
 

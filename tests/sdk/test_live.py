@@ -159,8 +159,10 @@ def test_notification_parsing_skips_foreign_payloads() -> None:
 
 
 def test_change_feed_needs_a_database(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MLTRACK_DATABASE_URL", raising=False)
-    with pytest.raises(MltrackError, match="No database to watch"):
+    for name in ("MLTRACK_DATABASE_URL", "SUPABASE_URL", "SUPABASE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLTRACK_HOME", "/nonexistent/mltrack-home")  # no `mltrack up` database
+    with pytest.raises(MltrackError, match="no database configured"):
         change_feed()
     with pytest.raises(MltrackError, match="supabase_key"):
         change_feed(supabase_url="https://example.supabase.co")

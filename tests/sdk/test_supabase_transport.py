@@ -331,3 +331,26 @@ def test_realtime_refusal_after_the_join_raises(fake: RunningFake) -> None:
     ):
         feed.get(timeout=15)
     assert time.monotonic() - t0 < 10
+
+
+def test_change_feed_follows_the_sdk_configuration(
+    fake: RunningFake, transport_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """change_feed() with no arguments used to look at $MLTRACK_DATABASE_URL only; it follows
+    the same order as writes and reads, so $SUPABASE_URL + $SUPABASE_KEY mean Realtime."""
+    from mltrack_sdk.live import change_feed
+
+    monkeypatch.delenv("MLTRACK_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SUPABASE_URL", fake.url)
+    monkeypatch.setenv("SUPABASE_KEY", make_key("service_role"))
+    with change_feed() as feed:
+        assert feed.source.wait_subscribed(10)  # type: ignore[attr-defined]
+        sid = start(transport_for("service_role"))["id"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            change = feed.get(timeout=1)
+            if change is not None and change.table == "training_sessions":
+                assert change.row["id"] == sid
+                break
+        else:
+            pytest.fail("no change arrived through Realtime")
