@@ -72,8 +72,8 @@ class Writer(Custody, threading.Thread):
         self._flush_interval = flush_interval
         self._max_batch = max_batch
         self._replay_others = replay_others
-        # psycopg sends Python lists as Postgres arrays; PostgREST (supabase) keeps the JSON call.
-        self._columns = transport.name == "postgres"
+        # The backend says how it takes a batch; a transport of someone else's sends JSON.
+        self._columns = getattr(transport, "batch_encoding", "json") == "columns"
         self._backoff = _MIN_BACKOFF
         self._retry_at = time.monotonic() if self.offline else float("inf")
         self._deadline = float("inf")

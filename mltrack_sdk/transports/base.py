@@ -26,6 +26,9 @@ class Transport(Protocol):
 
     #: "postgres" or "supabase".
     name: str
+    #: How this backend takes a batch of epochs: ``"columns"`` (``log_epoch_columns``, one typed
+    #: array per field) or ``"json"`` (``log_epochs`` with a JSON array of rows).
+    batch_encoding: str
 
     def rpc(self, function: str, args: Mapping[str, Any]) -> Any:
         """Call SQL API ``function`` with named ``args``.

@@ -113,6 +113,8 @@ class PostgresTransport:
     """Calls the SQL API over psycopg 3. Thread-safe."""
 
     name = "postgres"
+    #: psycopg sends Python lists as typed Postgres arrays, in binary.
+    batch_encoding = "columns"
 
     def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
         self.url = url

@@ -86,6 +86,8 @@ class SupabaseTransport:
     """
 
     name = "supabase"
+    #: PostgREST passes JSON arguments; the JSON batch is the natural one.
+    batch_encoding = "json"
 
     def __init__(
         self,
