@@ -262,6 +262,6 @@ class Custody:
             if self._held:
                 try:
                     self._spool.append(self.session_id, self._held)
-                except Exception:  # still failing: the retry sends them from memory
+                except SPOOL_WRITE_ERRORS:  # still failing: the retry sends them from memory
                     return
                 self._held, self._held_rows = [], 0

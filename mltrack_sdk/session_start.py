@@ -38,7 +38,7 @@ from mltrack_sdk.errors import (
     is_permanent,
 )
 from mltrack_sdk.session import TERMINAL_STATUSES, Session
-from mltrack_sdk.spool import Spool
+from mltrack_sdk.spool import Spool, SpoolError
 from mltrack_sdk.transports.base import Transport, TransportUnavailable
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
@@ -83,7 +83,7 @@ def _resume_offline(spool: Spool, resume: str, reason: str) -> tuple[str, int | 
     session_id = str(uuid.UUID(str(resume)))
     try:
         started = spool.spooled_start(session_id)
-    except Exception:  # an unreadable spool: the epochs stay unknown, the database checks them
+    except SpoolError:  # an unreadable spool: the epochs stay unknown, the database checks them
         started = None
     heartbeat = {"function": "heartbeat", "args": {"session_id": session_id}}
     return session_id, None if started is None else int(started["epochs"]), heartbeat
