@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import os
 import time
@@ -39,18 +38,22 @@ from typing import Any
 
 from mltrack_sdk.batches import send_rows_isolating
 from mltrack_sdk.config import mltrack_home
-from mltrack_sdk.errors import DatabaseError, MltrackError, is_permanent
+from mltrack_sdk.errors import DatabaseError, MltrackError
 from mltrack_sdk.spool_records import (
     API_FUNCTIONS,
+    DEAD_LETTER_LOCK,
+    ENTRY_KEYS,
     REPLAY_BATCH_ROWS,
     Line,
     ReplayResult,
     SpoolError,
     SpoolWriteError,
+    encode_record,
     merge_calls,
     merge_rows,
     parse_line,
 )
+from mltrack_sdk.spool_retry import DeadLetterRetry
 from mltrack_sdk.transports.base import Transport, TransportUnavailable
 
 __all__ = [
@@ -72,19 +75,13 @@ except ImportError:  # Windows: no cross-process lock, the in-process order stil
 log = logging.getLogger("mltrack_sdk")
 
 DEAD_LETTER = "dead-letter.jsonl"
-_DEAD_LETTER_LOCK = "dead-letter"
-_ENTRY_KEYS = ("at", "error", "sqlstate", "function", "args")
-
-
-def _encode(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _encode_lines(path: Path, values: list[Any]) -> bytes:
     """JSON lines of ``values``; SpoolWriteError for a value JSON cannot hold (the one error
     that appending raises)."""
     try:
-        return b"".join(_encode(v) + b"\n" for v in values)
+        return b"".join(encode_record(v) + b"\n" for v in values)
     except (TypeError, ValueError, RecursionError) as exc:
         raise SpoolWriteError(path, exc, "encode a record for", "; nothing was written") from exc
 
@@ -114,7 +111,7 @@ def _fsync_dir(directory: Path) -> None:
             raise
 
 
-class Spool:
+class Spool(DeadLetterRetry):
     """The spool directory (``<mltrack_home>/spool`` unless ``root`` is given)."""
 
     def __init__(self, root: Path | None = None) -> None:
@@ -246,7 +243,7 @@ class Spool:
 
     def _append_entry(self, entry: dict[str, Any]) -> None:
         data = _encode_lines(self.dead_letter_path, [entry])
-        with self._locked(_DEAD_LETTER_LOCK):
+        with self._locked(DEAD_LETTER_LOCK):
             self._append_bytes(self.dead_letter_path, data)
 
     def dead_letter(self, call: dict[str, Any], error: str, sqlstate: str | None = None) -> None:
@@ -254,87 +251,11 @@ class Spool:
         :class:`SpoolWriteError` (and keeps nothing) as :meth:`append` does."""
         self._append_entry(self._dead_entry(call, error, sqlstate))
 
-    def dead_letters(self) -> list[dict[str, Any]]:
-        """The rejected calls, oldest first: ``function``, ``args``, ``error``, ``sqlstate``,
-        ``at`` (None where missing). A malformed spool record has ``raw``, its text, and its
-        reason as ``error``; so has a line of this file that is no JSON object."""
-        path = self.dead_letter_path
-        if not path.exists():
-            return []
-        with self._locked(_DEAD_LETTER_LOCK):
-            lines = self._read(path)
-        blank = dict.fromkeys(_ENTRY_KEYS)
-        return [
-            {**blank, **x.record}
-            if x.record is not None
-            else {**blank, "error": f"malformed dead-letter entry: {x.problem}", "raw": x.text}
-            for x in lines
-        ]
-
-    def retry_dead_letters(self, transport: Transport) -> ReplayResult:
-        """Send the rejected calls again, in order, once their cause is fixed (say, a session's
-        epochs raised after its out-of-range epochs were rejected).
-
-        A call that goes through leaves the dead-letter file; one rejected again stays in it,
-        with the database's new message; a malformed entry stays as it is (counted in
-        ``malformed``, reported in ``errors``). Raises :class:`TransportUnavailable` (or a
-        non-permanent :class:`DatabaseError`) when the backend fails mid-way; the calls not
-        tried yet stay as they were.
-
-        Example::
-
-            result = Spool().retry_dead_letters(transport)   # result.sent, result.dead
-        """
-        result = ReplayResult()
-        path = self.dead_letter_path
-        if not path.exists():
-            return result
-        with self._locked(_DEAD_LETTER_LOCK):
-            lines = self._read(path)
-            kept: list[bytes] = []
-            for done, line in enumerate(lines):
-                if line.problem or line.record is None:
-                    kept.append(line.data)
-                    result.malformed += 1
-                    error = (line.record or {}).get("error")
-                    why = f"{line.problem}: {error}" if isinstance(error, str) else line.problem
-                    result.note(f"dead letter on line {line.number} cannot be retried ({why})")
-                    continue
-                try:
-                    rejected = self._send(transport, line.record)
-                except (TransportUnavailable, DatabaseError):
-                    self._keep(path, kept + [x.data for x in lines[done:]], result)
-                    raise
-                if rejected is None:
-                    result.sent += 1
-                    continue
-                kept.append(_encode(self._dead_entry(line.record, *rejected)))
-                result.dead += 1
-                result.note(rejected[0])
-            self._keep(path, kept, result)
-        return result
-
-    @staticmethod
-    def _send(transport: Transport, call: dict[str, Any]) -> tuple[str, str | None] | None:
-        """Send ``call``: None when it went, ``(message, sqlstate)`` when rejected for good.
-        Raises on an outage (TransportUnavailable, a non-permanent DatabaseError)."""
-        try:
-            transport.rpc(call["function"], call["args"])
-            return None
-        except DatabaseError as exc:
-            if not is_permanent(exc):
-                raise
-            return exc.message, exc.sqlstate
-        except TransportUnavailable:
-            raise
-        except Exception as exc:  # a value the transport cannot send must not stop the replay
-            return f"{type(exc).__name__}: {exc}", None
-
     def _isolate(self, transport: Transport, call: dict[str, Any], result: ReplayResult) -> bool:
-        """Send a rejected log_epochs batch again, split until its bad rows are alone; each bad
-        row goes to the dead-letter file with its own reason. False when a bad row could not be
-        dead-lettered (the batch's lines stay in the spool). Raises on an outage, as a send does
-        (the good rows already stored are sent again next time: upserts)."""
+        """Send a log_epochs batch, split until its bad rows are alone when the database rejects
+        it; each bad row goes to the dead-letter file with its own reason. False when a bad row
+        could not be dead-lettered (the batch's lines stay in the spool). Raises on an outage, as
+        a send does (the good rows already stored are sent again next time: upserts)."""
         session_id = call["args"]["session_id"]
         done = send_rows_isolating(transport, session_id, call["args"]["metrics"])
         if done.error is not None:
@@ -386,7 +307,7 @@ class Spool:
             for x in lines:
                 if x.problem is None:
                     continue
-                entry = {**dict.fromkeys(_ENTRY_KEYS), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                entry = {**dict.fromkeys(ENTRY_KEYS), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
                 entry |= {"error": f"malformed spool record: {x.problem}", "raw": x.text}
                 where = f"malformed spool record ({path.name}, line {x.number}): {x.problem}"
                 if self._move({**entry, "file": path.name, "line": x.number}, where, result):
@@ -397,15 +318,15 @@ class Spool:
             done = 0
             try:
                 for call, count in merge_calls([x.record for x in good if x.record is not None]):
-                    rejected = self._send(transport, call)
-                    if rejected is None:
-                        result.sent += count
-                    elif call["function"] == "log_epochs" and len(call["args"]["metrics"]) > 1:
-                        # One bad row must not sink the rows spooled with it.
+                    if call["function"] == "log_epochs" and len(call["args"]["metrics"]) > 1:
+                        # Sent whole when it can be; else split, so one bad row does not sink
+                        # the rows spooled with it.
                         if self._isolate(transport, call, result):
                             result.sent += count
                         else:
                             stay.update(x.number for x in good[done : done + count])
+                    elif (rejected := self._send(transport, call)) is None:
+                        result.sent += count
                     elif self._move(self._dead_entry(call, *rejected), rejected[0], result):
                         result.dead += count
                     else:

@@ -16,6 +16,16 @@ from typing import Any
 
 from mltrack_sdk.errors import MltrackError
 
+#: The dead-letter file's lock name, and the keys every entry of it has.
+DEAD_LETTER_LOCK = "dead-letter"
+ENTRY_KEYS = ("at", "error", "sqlstate", "function", "args")
+
+
+def encode_record(value: Any) -> bytes:
+    """One spool or dead-letter line (without its newline)."""
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
 #: Consecutive spooled log_epochs batches are merged into calls of at most this many rows.
 REPLAY_BATCH_ROWS = 1000
 #: The SQL API (supabase/migrations). A spooled call of any other function is malformed:
