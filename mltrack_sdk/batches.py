@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mltrack_sdk.checks import METRIC_KINDS
-from mltrack_sdk.errors import DatabaseError, is_permanent
-from mltrack_sdk.transports.base import Transport, TransportUnavailable
+from mltrack_sdk.errors import DatabaseError, Outcome, classify
+from mltrack_sdk.transports.base import Transport
 
 Row = dict[str, Any]
 #: Errors about the session or the schema rather than a row: every row of a batch fails alike.
@@ -62,14 +62,12 @@ def send_rows_isolating(
             else:
                 transport.rpc("log_epochs", {"session_id": session_id, "metrics": chunk})
             continue
-        except (TransportUnavailable, DatabaseError) as exc:
-            if not isinstance(exc, DatabaseError) or not is_permanent(exc):
+        except Exception as exc:  # a value the driver cannot send is as final as a rejection
+            if classify(exc) is Outcome.SEND_LATER:
                 result.unsent = [*chunk, *(row for rest in reversed(todo) for row in rest)]
                 result.error = exc
                 return result
             rejected: Exception = exc
-        except Exception as exc:  # a value the driver cannot send is as final as a rejection
-            rejected = exc
         if len(chunk) == 1 or _batch_wide(rejected):
             result.rejected.append((chunk, rejected))
         else:

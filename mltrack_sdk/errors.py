@@ -10,6 +10,7 @@ Driver errors are translated into :class:`DatabaseError` in exactly one place,
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 
@@ -209,3 +210,37 @@ def is_permanent(exc: DatabaseError) -> bool:
     """True when the database rejected the request for good (retrying would fail the same way)."""
     code = exc.sqlstate or ""
     return code[:2] in PERMANENT_SQLSTATE_PREFIXES or code in AUTH_CODES
+
+
+class Outcome(enum.Enum):
+    """What the SDK does with a call that failed (see :func:`classify`)."""
+
+    #: An outage: keep the call (spool or memory) and send it when the backend is back.
+    SEND_LATER = "send later"
+    #: Rejected for good: set it aside in the dead-letter file, report it, go on with the rest.
+    SET_ASIDE = "set aside"
+    #: Raise it to the caller.
+    RAISE = "raise"
+
+
+def classify(exc: BaseException, *, starting: bool = False) -> Outcome:
+    """The one rule for a failed call, used by every sender (writer, heartbeat, spool replay,
+    batch isolation, session start).
+
+    - the backend unreachable, or an answer that may change on retry: :attr:`Outcome.SEND_LATER`;
+    - connection settings that cannot work (wrong password, no such database): raised when a
+      run starts (``starting=True``), sent later during a run (settings can be fixed while the
+      spool keeps what was logged);
+    - rejected for good (:func:`is_permanent`), or a value the driver cannot send at all: raised
+      when a run starts, :attr:`Outcome.SET_ASIDE` during a run;
+    - anything that is not an ``Exception`` (``KeyboardInterrupt``): always raised.
+    """
+    if not isinstance(exc, Exception):
+        return Outcome.RAISE
+    if isinstance(exc, DatabaseUnreachableError):
+        return Outcome.SEND_LATER
+    if isinstance(exc, DatabaseError) and not is_permanent(exc):
+        if starting and is_misconfigured(exc):
+            return Outcome.RAISE
+        return Outcome.SEND_LATER
+    return Outcome.RAISE if starting else Outcome.SET_ASIDE

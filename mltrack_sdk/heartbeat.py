@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mltrack_sdk.errors import DatabaseError, is_permanent
+from mltrack_sdk.errors import DatabaseError, Outcome, classify
 from mltrack_sdk.transports.base import Transport, TransportUnavailable
 
 if TYPE_CHECKING:
@@ -93,13 +93,9 @@ class Heartbeat(threading.Thread):
         """Send one heartbeat; returns (retry soon, the answer or None)."""
         try:
             stop = bool(self._transport.rpc("heartbeat", {"session_id": self.session_id}))
-        except TransportUnavailable as exc:
+        except (TransportUnavailable, DatabaseError) as exc:
             log.info("mltrack heartbeat of %s not delivered: %s", self.session_id, exc)
-            self._writer.outage.begin(exc.message)
-            return True, None
-        except DatabaseError as exc:
-            log.info("mltrack heartbeat of %s not delivered: %s", self.session_id, exc)
-            if not is_permanent(exc):
+            if classify(exc) is Outcome.SEND_LATER:
                 self._writer.outage.begin(exc.message)
                 return True, None
             # The database answered, so it is back; a run that started offline is not in it

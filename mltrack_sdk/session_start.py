@@ -34,8 +34,8 @@ from mltrack_sdk.errors import (
     DatabaseUnreachableError,
     InvalidTransitionError,
     NotFoundError,
-    is_misconfigured,
-    is_permanent,
+    Outcome,
+    classify,
 )
 from mltrack_sdk.session import TERMINAL_STATUSES, Session
 from mltrack_sdk.spool import Spool, SpoolError
@@ -151,10 +151,8 @@ def start_session(
             try:
                 row = _resume(backend, resume)
                 session_id, planned = str(row["id"]), int(row["epochs"])
-            except TransportUnavailable as exc:
-                offline, reason = True, exc.message
-            except DatabaseError as exc:
-                if is_permanent(exc) or is_misconfigured(exc):
+            except (TransportUnavailable, DatabaseError) as exc:
+                if classify(exc, starting=True) is not Outcome.SEND_LATER:
                     raise
                 offline, reason = True, exc.message
             if offline:
@@ -184,10 +182,8 @@ def start_session(
             args = {k: v for k, v in args.items() if v is not None}
             try:
                 backend.rpc("start_session", args)
-            except TransportUnavailable as exc:
-                offline, reason = True, exc.message
-            except DatabaseError as exc:
-                if is_permanent(exc) or is_misconfigured(exc):
+            except (TransportUnavailable, DatabaseError) as exc:
+                if classify(exc, starting=True) is not Outcome.SEND_LATER:
                     raise
                 offline, reason = True, exc.message
             if offline:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mltrack_sdk.errors import DatabaseError, is_permanent
+from mltrack_sdk.errors import DatabaseError, Outcome, classify
 from mltrack_sdk.spool_records import DEAD_LETTER_LOCK, ENTRY_KEYS, ReplayResult, encode_record
 from mltrack_sdk.transports.base import Transport, TransportUnavailable
 
@@ -88,11 +88,9 @@ class DeadLetterRetry:
         try:
             transport.rpc(call["function"], call["args"])
             return None
-        except DatabaseError as exc:
-            if not is_permanent(exc):
-                raise
-            return exc.message, exc.sqlstate
-        except TransportUnavailable:
-            raise
         except Exception as exc:  # a value the transport cannot send must not stop the replay
+            if classify(exc) is Outcome.SEND_LATER:
+                raise
+            if isinstance(exc, DatabaseError):
+                return exc.message, exc.sqlstate
             return f"{type(exc).__name__}: {exc}", None

@@ -31,7 +31,7 @@ from typing import Any
 
 from mltrack_sdk.batches import send_rows_isolating
 from mltrack_sdk.custody import WAKE, Abandoned, Call, Custody, QueuedCall, describe
-from mltrack_sdk.errors import DatabaseError, is_permanent
+from mltrack_sdk.errors import DatabaseError, Outcome, classify
 from mltrack_sdk.heartbeat import Outage
 from mltrack_sdk.spool import Spool
 from mltrack_sdk.transports.base import Transport, TransportUnavailable
@@ -219,12 +219,11 @@ class Writer(Custody, threading.Thread):
             return dead, rest, done.error
         try:
             result = self._transport.rpc(function, args)
-        except (TransportUnavailable, DatabaseError) as exc:
-            if isinstance(exc, DatabaseError) and is_permanent(exc):
-                return [(call, exc)], None, None
-            return [], call, exc
-        except Exception as exc:  # an unencodable value must not kill the writer
-            log.exception("mltrack writer: %s() failed", function)
+        except Exception as exc:
+            if classify(exc) is Outcome.SEND_LATER:
+                return [], call, exc
+            if not isinstance(exc, DatabaseError):  # an unencodable value must not kill the writer
+                log.exception("mltrack writer: %s() failed", function)
             return [(call, exc)], None, None
         if function == "finish_session" and isinstance(result, dict) and self._on_finished:
             self._on_finished(result)
