@@ -332,10 +332,13 @@ def as_role(
                     c.execute("insert into training_sessions ...")
 
     Needs an autocommit connection (the ``conn`` fixture is one). Extra keyword
-    arguments become extra claims (e.g. ``email="a@b.c"``).
+    arguments become extra claims (e.g. ``email="a@b.c"``). A ``sub`` is added to
+    ``auth.users`` first (in the same transaction), as Supabase Auth would have it.
     """
     payload = {"role": role, **({"sub": sub} if sub is not None else {}), **claims}
     with conn.transaction():
+        if sub is not None:  # a signed-in user exists in Supabase Auth (owner_id references it)
+            conn.execute("insert into auth.users (id) values (%s) on conflict do nothing", (sub,))
         conn.execute(
             "select set_config('request.jwt.claims', %s, true),"
             " set_config('request.jwt.claim.sub', %s, true),"

@@ -27,6 +27,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from aiohttp import web
 
 from tests.fakes.fake_postgrest import JWT_SECRET, FakePostgREST, make_key
@@ -93,6 +94,13 @@ class RunningFake:
     @property
     def url(self) -> str:
         return self.fake.url
+
+    def sign_up(self, user: str) -> str:
+        """Make ``user`` a user of the project (a row of ``auth.users``, as Supabase Auth keeps
+        it; owner_id references it) and return it: tokens with this ``sub`` may then write."""
+        with psycopg.connect(self.fake.db_url, autocommit=True) as conn:
+            conn.execute("insert into auth.users (id) values (%s) on conflict do nothing", (user,))
+        return user
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)

@@ -39,6 +39,7 @@ def fake(direct_db_url: str) -> Iterator[RunningFake]:
 
 def test_a_token_provider_keeps_a_run_going_past_expiry(fake: RunningFake) -> None:
     issued = itertools.count()
+    fake.sign_up(USER)
 
     def current_token() -> str:
         next(issued)

@@ -2,6 +2,9 @@
 -- answers "permission denied" (42501), whatever rows exist.
 begin;
 select plan(33);
+-- The users the rows belong to exist in Supabase Auth (owner_id references auth.users).
+insert into auth.users (id) values
+  ('11111111-1111-1111-1111-111111111111'), ('22222222-2222-2222-2222-222222222222');
 
 -- Fixtures, as the database owner: one user's session with a row in every table.
 insert into training_datasets (id, owner_id, name) values

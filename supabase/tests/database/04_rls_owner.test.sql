@@ -3,6 +3,9 @@
 -- through the SQL API. It cannot give a row away or write one in another user's name.
 begin;
 select plan(43);
+-- The users the rows belong to exist in Supabase Auth (owner_id references auth.users).
+insert into auth.users (id) values
+  ('11111111-1111-1111-1111-111111111111'), ('22222222-2222-2222-2222-222222222222');
 
 -- Fixtures, as the database owner. 1111... is the signed-in owner, 2222... another user.
 insert into training_datasets (id, owner_id, name) values

@@ -3,6 +3,9 @@
 -- API refuses with MT006 ("not the owner").
 begin;
 select plan(47);
+-- The users the rows belong to exist in Supabase Auth (owner_id references auth.users).
+insert into auth.users (id) values
+  ('11111111-1111-1111-1111-111111111111'), ('22222222-2222-2222-2222-222222222222');
 
 -- Fixtures, as the database owner: everything belongs to 1111...; 2222... signs in below.
 insert into training_datasets (id, owner_id, name) values

@@ -3,6 +3,9 @@
 -- sessions failed. The rules of the data (constraints, state machine) still hold for it.
 begin;
 select plan(33);
+-- The users the rows belong to exist in Supabase Auth (owner_id references auth.users).
+insert into auth.users (id) values
+  ('11111111-1111-1111-1111-111111111111'), ('22222222-2222-2222-2222-222222222222');
 set local timezone = 'UTC';
 
 -- Fixtures, as the database owner: a user's rows, plus sessions for the stale-session sweep.

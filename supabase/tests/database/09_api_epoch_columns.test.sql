@@ -3,6 +3,9 @@
 -- role: anon may not call it, another user gets MT006, the owner and service_role write.
 begin;
 select plan(22);
+-- The users the rows belong to exist in Supabase Auth (owner_id references auth.users).
+insert into auth.users (id) values
+  ('11111111-1111-1111-1111-111111111111'), ('22222222-2222-2222-2222-222222222222');
 
 insert into training_sessions (id, owner_id, session_name, model_type, epochs, status) values
   ('90000000-0000-0000-0000-000000000001', null, 'columns', 'yolov8n', 10, 'pending'),
