@@ -8,9 +8,13 @@ from the real database's triggers. What it implements:
   topic ``phoenix`` with an ok reply; changes come from ``LISTEN mltrack_changes`` and each row is
   read back as the subscriber's role (so RLS applies, as on Supabase).
 
-Known gaps against the real thing: ``old_record`` carries only the key columns; a deleted row's
-``record`` is empty; ``commit_timestamp`` is the time the fake read the row; filters on bindings
-are ignored; only the ``public`` schema.
+As on Supabase (replica identity default), ``old_record`` carries the primary key, and a DELETE
+is one event per deleted row (training_metrics: ``session_id`` and ``epoch``).
+
+Known gaps against the real thing: a deleted row's ``record`` is empty; deleting metrics rows
+that are not contiguous epochs of a session raises (the notification names a range);
+``commit_timestamp`` is the time the fake read the row; filters on bindings are ignored; only the
+``public`` schema.
 """
 
 from __future__ import annotations
@@ -29,6 +33,28 @@ from aiohttp import WSMsgType, web
 from psycopg import sql
 
 from tests.fakes.fake_postgrest import HttpError, as_role, claims_of
+
+
+def primary_key(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The primary key columns of ``row``: what Realtime puts in ``old_record`` (replica
+    identity default)."""
+    names = ("session_id", "epoch") if table == "training_metrics" else ("id",)
+    return {k: row[k] for k in names if k in row}
+
+
+def deleted_keys(table: str, change: dict[str, Any]) -> list[dict[str, Any]]:
+    """The primary keys of the rows a DELETE notification stands for. A metrics notification
+    names the epochs as a range and a count: exact when the deleted epochs are contiguous (a
+    session deleted, a run cut back), and then one key per epoch, as Realtime sends."""
+    if table != "training_metrics":
+        return [{"id": change["id"]}] if change.get("id") is not None else []
+    low, high, count = change["min_epoch"], change["max_epoch"], change["count"]
+    if high - low + 1 != count:
+        raise NotImplementedError(
+            f"fake Realtime: {count} metrics rows deleted between epochs {low} and {high}"
+            " (not contiguous): the notification does not say which"
+        )
+    return [{"session_id": change["session_id"], "epoch": e} for e in range(low, high + 1)]
 
 
 @dataclass
@@ -151,17 +177,16 @@ class FakeRealtime:
         ]
         if not matching:
             return
-        if op == "DELETE":
-            rows: list[dict[str, Any]] = [{}]
-            columns: list[dict[str, str]] = []
+        columns: list[dict[str, str]] = []
+        if op == "DELETE":  # one event per deleted row, its primary key in old_record
+            events = [({}, key) for key in deleted_keys(table, change)]
         else:
             rows, columns = await self._read_rows(sub.claims, table, change)
-        key = {k: change[k] for k in ("id",) if change.get(k) is not None}
+            events = [(row, {} if op == "INSERT" else primary_key(table, row)) for row in rows]
         stamp = dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
         for topic in {t for t, _ in matching}:
             ids = [i for t, i in matching if t == topic]
-            for row in rows:
-                old = key or {k: row[k] for k in ("session_id", "epoch", "id") if k in row}
+            for row, old in events:
                 data = {
                     "schema": "public",
                     "table": table,
@@ -170,7 +195,7 @@ class FakeRealtime:
                     "columns": columns,
                     "errors": None,
                     "record": row,
-                    "old_record": old if op != "INSERT" else {},
+                    "old_record": old,
                 }
                 await sub.send(topic, "postgres_changes", {"data": data, "ids": ids})
 

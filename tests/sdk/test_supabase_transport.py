@@ -48,7 +48,8 @@ def transport_for(fake: RunningFake) -> Iterator[Any]:
     def _make(role: str, user: str | None = None) -> SupabaseTransport:
         anon_key = make_key("anon")
         if role == "authenticated":
-            t = SupabaseTransport(fake.url, anon_key, access_token=make_key(role, user))
+            token = make_key(role, fake.sign_up(user) if user else None)
+            t = SupabaseTransport(fake.url, anon_key, access_token=token)
         else:
             t = SupabaseTransport(fake.url, make_key(role))
         made.append(t)
@@ -212,13 +213,12 @@ class Collected:
 @pytest.fixture
 def realtime(fake: RunningFake) -> Iterator[Any]:
     """``realtime(role, user=None) -> Collected``: a RealtimeSource running in a thread."""
-    pytest.importorskip("mltrack_sdk.live", reason="mltrack_sdk.live (Change) is not written yet")
     from mltrack_sdk.live_realtime import RealtimeSource
 
     running: list[tuple[threading.Thread, threading.Event]] = []
 
     def _start(role: str, user: str | None = None, **kwargs: Any) -> Collected:
-        token = make_key(role, user) if role == "authenticated" else None
+        token = make_key(role, user and fake.sign_up(user)) if role == "authenticated" else None
         key = make_key("anon") if token else make_key(role)
         source = RealtimeSource(fake.url, key, access_token=token, **kwargs)
         got, stop = Collected(), threading.Event()
@@ -254,6 +254,32 @@ def test_realtime_delivers_inserts_and_updates(realtime: Any, transport_for: Any
         )
     )
     assert updates[-1].row["id"] == sid
+
+
+def test_realtime_delete_is_one_event_per_row_with_its_key(
+    realtime: Any, transport_for: Any, conn: Any
+) -> None:
+    """As Realtime does (replica identity default): deleting a session with three epochs gives
+    three metrics DELETE events whose old_record is the row's primary key, and the session's."""
+    got = realtime("service_role")
+    t = transport_for("service_role")
+    sid = start(t)["id"]
+    t.rpc("log_epochs", {"session_id": sid, "metrics": [{"epoch": e} for e in range(3)]})
+    got.wait_for(lambda c: c.table == "training_metrics" and c.operation == "INSERT")
+    conn.execute("delete from training_sessions where id = %s", (sid,))
+
+    deletes = got.wait_for(
+        lambda c: c.operation == "DELETE" and c.table == "training_sessions", timeout=10
+    )
+    metrics = sorted(
+        (c for c in got.changes if c.operation == "DELETE" and c.table == "training_metrics"),
+        key=lambda c: c.row["epoch"],
+    )
+    assert [c.row for c in metrics] == [{"session_id": sid, "epoch": e} for e in range(3)]
+    assert [c.ids for c in metrics] == [
+        {"session_id": sid, "min_epoch": e, "max_epoch": e, "count": 1} for e in range(3)
+    ]
+    assert deletes[-1].row == {"id": sid}
 
 
 def test_realtime_catches_up_after_a_reconnect(
