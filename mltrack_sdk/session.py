@@ -31,7 +31,7 @@ from typing import Any
 
 from mltrack_sdk import checks
 from mltrack_sdk.custody import Call, Handoff
-from mltrack_sdk.errors import MltrackWarning, SessionClosedError
+from mltrack_sdk.errors import MltrackWarning, SessionClosedError, ValueTooLargeError
 from mltrack_sdk.heartbeat import Heartbeat
 from mltrack_sdk.spool import Spool
 from mltrack_sdk.transports.base import Transport
@@ -219,6 +219,54 @@ class Session:
         self._writer.call(
             "record_validation", {"session_id": self.id, "results": rows, "split": split}
         )
+
+    def upsert_dataset(
+        self,
+        name: str,
+        *,
+        class_names: Iterable[str] = (),
+        train_size: int = 0,
+        val_size: int = 0,
+        test_size: int = 0,
+        path: str | None = None,
+        format: str = "yolo",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Create or update the dataset ``name`` (``upsert_dataset``), sent with this run's calls
+        (spooled with them when the backend is away).
+
+        Example::
+
+            run.upsert_dataset("mastomys_v2", class_names=["mastomys"], train_size=800,
+                               val_size=200, path="/data/mastomys.yaml")
+        """
+        if isinstance(class_names, (str, Mapping)) or not isinstance(class_names, Iterable):
+            raise checks.invalid("class_names", "must be a list of names", class_names)
+        names = list(class_names)
+        for item in names:
+            if not isinstance(item, str):
+                raise checks.invalid("class_names", "must hold only strings", item)
+            checks.check_unicode("class_names", item)
+        if len(names) > 10000:
+            raise ValueTooLargeError(
+                f"class_names must have at most 10000 entries (got {len(names)})",
+                sqlstate="MT003",
+                field="class_names",
+            )
+        args: dict[str, Any] = {
+            "name": checks.check_name("name", name, 200),
+            "class_names": names,
+            "train_size": checks.check_count("train_size", train_size) or 0,
+            "val_size": checks.check_count("val_size", val_size) or 0,
+            "test_size": checks.check_count("test_size", test_size) or 0,
+            "format": checks.check_name("format", format, 50),
+            "metadata": checks.check_json_object("metadata", metadata, 65536),
+        }
+        if path is not None:
+            args["path"] = checks.check_text("path", str(path), 1000)
+        self._check_open()
+        self._emit_notes()
+        self._writer.call("upsert_dataset", args)
 
     def record_benchmark(self, avg_inference_ms: float, **fields: Any) -> str:
         """Record an inference benchmark; returns its id (made here, so a replay records it once).

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,38 @@ def yolo_db_url(pg_server: PgServer, template_db: str) -> Iterator[str]:
     url = create_database(pg_server, name, template=template_db)
     yield url
     drop_database(pg_server, name)
+
+
+@dataclass(frozen=True)
+class TrackedTraining:
+    """A finished tracked training: where it was logged and what it wrote."""
+
+    db_url: str
+    session_id: str
+    best_pt: Path
+    save_dir: Path
+    data: Path
+    epochs: int
+
+
+@pytest.fixture(scope="session")
+def tracked_training(
+    yolo_db_url: str, yolo_data: Path, train_args: Callable[..., dict[str, Any]]
+) -> TrackedTraining:
+    """ONE 3-epoch tracked training, shared by every test that asserts something about it."""
+    from ultralytics import YOLO
+
+    from mltrack_sdk.integrations.ultralytics import track
+
+    model = YOLO("yolov8n.yaml")
+    tracker = track(model, session_name="yolov8n shapes", database_url=yolo_db_url)
+    model.train(**train_args(epochs=3))
+    assert tracker.session_id is not None
+    return TrackedTraining(
+        db_url=yolo_db_url,
+        session_id=tracker.session_id,
+        best_pt=Path(model.trainer.best),
+        save_dir=Path(model.trainer.save_dir),
+        data=yolo_data,
+        epochs=3,
+    )
