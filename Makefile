@@ -37,6 +37,9 @@ node: $(NODE_DIR)/node_modules/.package-lock.json
 # Supabase's pooler on port 6543), where prepared statements and session state do not carry over.
 test: system-deps install node
 	$(PY) -m pytest
+	@echo "Database suites on the embedded Postgres 18 (what \`mltrack up\` runs):"
+	MLTRACK_TEST_SERVER=embedded MLTRACK_TEST_PG_MAJOR=18 $(PY) -m pytest -q \
+		tests/sql_api tests/test_migrate.py
 	@if [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null; then \
 		echo "SDK suite through PgBouncer (transaction mode):"; \
 		MLTRACK_TEST_POOLER=pgbouncer $(PY) -m pytest tests/sdk -q; \

@@ -196,9 +196,16 @@ def resolve_server() -> PgServer:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
-    """The session's Postgres server."""
+    """The session's Postgres server. ``MLTRACK_TEST_PG_MAJOR=18`` (say) makes the run fail unless
+    the server is that major version (``make test`` so runs suites on the embedded 18)."""
     server = resolve_server()
     try:
+        wanted = os.environ.get("MLTRACK_TEST_PG_MAJOR")
+        if wanted and server.major_version != int(wanted):
+            raise pytest.UsageError(
+                f"MLTRACK_TEST_PG_MAJOR={wanted} but the {server.kind} server is Postgres"
+                f" {server.major_version}"
+            )
         yield server
     finally:
         server.close()
