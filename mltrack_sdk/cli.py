@@ -217,5 +217,9 @@ def sync(database_url: OptionalDatabaseUrl = None, dead_letters: DeadLetters = F
         transport.close()
 
 
+from mltrack_sdk.cli_benchmark import register as register_benchmark  # noqa: E402
+
+register_benchmark(app)
+
 if __name__ == "__main__":
     app()
