@@ -15,7 +15,7 @@ $(PY):
 
 # Re-install only when the project metadata changes (pip would rebuild the editable wheel each time).
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[local,test]'
+	$(PY) -m pip install -q -e '.[local,test,yolo]'
 	@touch $@
 
 install: $(VENV)/.installed

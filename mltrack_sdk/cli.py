@@ -221,5 +221,9 @@ from mltrack_sdk.cli_benchmark import register as register_benchmark  # noqa: E4
 
 register_benchmark(app)
 
+from mltrack_sdk.cli_train import register as register_train  # noqa: E402
+
+register_train(app)
+
 if __name__ == "__main__":
     app()
