@@ -4,6 +4,7 @@ and Session.upsert_dataset."""
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 import warnings
@@ -165,3 +166,16 @@ def test_upsert_dataset_checks_then_sends_with_the_run(db_url: str, direct_db_ur
         "yolo",
         {"source": "camera"},
     )
+
+
+def test_a_tracker_with_an_open_session_pickles_without_it(db_url: str) -> None:
+    # Multi-GPU training pickles the callbacks into its worker processes.
+    from ultralytics import YOLO
+
+    from mltrack_sdk.integrations.ultralytics import track
+
+    with start_session("ddp", model_type="yolov8n", epochs=1, database_url=db_url) as run:
+        tracker = track(YOLO("yolov8n.yaml"), session=run)
+        clone = pickle.loads(pickle.dumps(tracker))
+        assert tracker.session_id == run.id
+        assert (clone.session, clone.session_id) == (None, None)
