@@ -19,10 +19,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from mltrack_sdk.config import database_url_from_env
 from mltrack_sdk.errors import NotConfiguredError
-from mltrack_sdk.transports.base import Transport
+from mltrack_sdk.transports.base import Backend, Transport
 
 SUPABASE_URL_ENV = "SUPABASE_URL"
 SUPABASE_KEY_ENV = "SUPABASE_KEY"
@@ -108,13 +109,16 @@ def resolve_transport(
         supabase_key=supabase_key,
         access_token=access_token,
     )
+    return backend_of(target).open_transport(target)
+
+
+def backend_of(target: Target) -> Backend:
+    """The backend module for ``target`` (imported only now): it opens the transport and the
+    change source, and its transport says how it takes a batch."""
     if target.database_url:
-        from mltrack_sdk.transports.postgres import PostgresTransport
+        from mltrack_sdk.transports import postgres
 
-        return PostgresTransport(target.database_url)
-    from mltrack_sdk.transports.supabase import SupabaseTransport
+        return cast("Backend", postgres)
+    from mltrack_sdk.transports import supabase
 
-    assert target.supabase_url and target.supabase_key
-    return SupabaseTransport(
-        target.supabase_url, target.supabase_key, access_token=target.access_token
-    )
+    return cast("Backend", supabase)

@@ -206,7 +206,7 @@ def change_feed(
         with change_feed(supabase_url=url, supabase_key=anon_key, access_token=jwt) as feed:
             change = feed.get(timeout=10)
     """
-    from mltrack_sdk.connect import resolve_target
+    from mltrack_sdk.connect import backend_of, resolve_target
 
     # The same rule as writes and reads: arguments, $MLTRACK_DATABASE_URL, $SUPABASE_URL +
     # $SUPABASE_KEY, then the database of `mltrack up`.
@@ -216,20 +216,7 @@ def change_feed(
         supabase_key=supabase_key,
         access_token=access_token,
     )
-    source: ChangeSource
-    if target.database_url is not None:
-        from mltrack_sdk.live_postgres import PostgresSource
-
-        source = PostgresSource(target.database_url, tables=tables, **options)
-    else:
-        from mltrack_sdk.live_realtime import RealtimeSource  # type: ignore[import-untyped,unused-ignore]
-
-        token = target.access_token() if callable(target.access_token) else target.access_token
-        assert target.supabase_url and target.supabase_key
-        source = RealtimeSource(
-            target.supabase_url, target.supabase_key, access_token=token, tables=tables, **options
-        )
-    return ChangeFeed(source)
+    return ChangeFeed(backend_of(target).open_change_source(target, tables, **options))
 
 
 # live_postgres imports this module's types, so its names are loaded on first use (PEP 562).

@@ -8,10 +8,14 @@ the backend becomes :class:`TransportUnavailable`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mltrack_sdk.errors import DatabaseUnreachableError
+
+if TYPE_CHECKING:
+    from mltrack_sdk.connect import Target
+    from mltrack_sdk.live import ChangeSource
 
 
 class TransportUnavailable(DatabaseUnreachableError):
@@ -52,4 +56,20 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+class Backend(Protocol):
+    """A backend module (:mod:`~mltrack_sdk.transports.postgres`,
+    :mod:`~mltrack_sdk.transports.supabase`): everything the SDK needs from one place - its
+    transport (which says its ``batch_encoding``) and its change source for the live feed."""
+
+    def open_transport(self, target: Target) -> Transport:
+        """The transport to ``target``."""
+        ...
+
+    def open_change_source(
+        self, target: Target, tables: Collection[str] | None, **options: Any
+    ) -> ChangeSource:
+        """The live changes of ``tables`` (all watched tables when None) at ``target``."""
         ...

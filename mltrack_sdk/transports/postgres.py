@@ -23,9 +23,9 @@ import contextlib
 import json
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -34,6 +34,10 @@ from psycopg.rows import dict_row
 
 from mltrack_sdk.errors import DatabaseError, database_error
 from mltrack_sdk.transports.base import TransportUnavailable
+
+if TYPE_CHECKING:
+    from mltrack_sdk.connect import Target
+    from mltrack_sdk.live import ChangeSource
 
 #: Connection failures that retrying cannot fix, by the server's message (libpq reports no
 #: SQLSTATE for a failed connection) -> the SQLSTATE they stand for. Servers that send these
@@ -316,3 +320,19 @@ class PostgresTransport:
             self._discard()
         finally:
             self._lock.release()
+
+
+def open_transport(target: Target) -> PostgresTransport:
+    """The transport to ``target.database_url`` (a direct or pooler URL)."""
+    assert target.database_url is not None
+    return PostgresTransport(target.database_url)
+
+
+def open_change_source(
+    target: Target, tables: Collection[str] | None = None, **options: Any
+) -> ChangeSource:
+    """LISTEN on ``mltrack_changes`` (a session connection; see :class:`PostgresSource`)."""
+    from mltrack_sdk.live_postgres import PostgresSource
+
+    assert target.database_url is not None
+    return PostgresSource(target.database_url, tables=tables, **options)

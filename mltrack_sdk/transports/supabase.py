@@ -17,7 +17,7 @@ import datetime as dt
 import decimal
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mltrack_sdk.errors import DatabaseError, MltrackError, database_error
@@ -26,6 +26,9 @@ from mltrack_sdk.transports.base import TransportUnavailable
 if TYPE_CHECKING:
     from postgrest.exceptions import APIError
     from supabase import Client
+
+    from mltrack_sdk.connect import Target
+    from mltrack_sdk.live import ChangeSource
 
 #: PostgREST's own codes for "cannot reach / wait for the database" (PGRST000-PGRST003).
 _UNAVAILABLE_CODES = frozenset({"PGRST000", "PGRST001", "PGRST002", "PGRST003"})
@@ -204,3 +207,24 @@ class SupabaseTransport:
 
 
 __all__ = ["SupabaseTransport", "api_error", "jsonable"]
+
+
+def open_transport(target: Target) -> SupabaseTransport:
+    """The transport to the project at ``target.supabase_url`` (PostgREST)."""
+    assert target.supabase_url and target.supabase_key
+    return SupabaseTransport(
+        target.supabase_url, target.supabase_key, access_token=target.access_token
+    )
+
+
+def open_change_source(
+    target: Target, tables: Collection[str] | None = None, **options: Any
+) -> ChangeSource:
+    """Supabase Realtime ``postgres_changes`` (see :class:`RealtimeSource`)."""
+    from mltrack_sdk.live_realtime import RealtimeSource  # type: ignore[import-untyped,unused-ignore]
+
+    assert target.supabase_url and target.supabase_key
+    token = target.access_token() if callable(target.access_token) else target.access_token
+    return RealtimeSource(
+        target.supabase_url, target.supabase_key, access_token=token, tables=tables, **options
+    )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,8 @@ import psycopg
 import pytest
 
 import mltrack_sdk as mlt
-from mltrack_sdk.connect import resolve_transport
+from mltrack_sdk.connect import Target, resolve_transport
+from mltrack_sdk.transports import supabase
 from mltrack_sdk.transports.postgres import PostgresTransport
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -209,22 +208,21 @@ def test_configuration_order(db_url: str, home: Path, monkeypatch: pytest.Monkey
     with pytest.raises(mlt.NotConfiguredError, match="mltrack up"):
         resolve_transport()
 
-    made: list[tuple[Any, ...]] = []
-    fake = types.ModuleType("mltrack_sdk.transports.supabase")
+    made: list[Target] = []
+    open_transport = supabase.open_transport
 
-    class SupabaseTransport:  # a stand-in for the other transport: only its constructor is checked
-        name = "supabase"
+    def recording(target: Target) -> Any:  # only which target it is opened with is checked
+        made.append(target)
+        return open_transport(target)
 
-        def __init__(self, url: str, key: str, access_token: str | None = None) -> None:
-            made.append((url, key, access_token))
-
-    fake.SupabaseTransport = SupabaseTransport  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "mltrack_sdk.transports.supabase", fake)
+    monkeypatch.setattr(supabase, "open_transport", recording)
     monkeypatch.setenv("SUPABASE_URL", "https://x.supabase.co")
     monkeypatch.setenv("SUPABASE_KEY", "service-key")
     monkeypatch.setenv("SUPABASE_ACCESS_TOKEN", "user-jwt")
-    assert resolve_transport().name == "supabase"
-    assert made == [("https://x.supabase.co", "service-key", "user-jwt")]
+    from_supabase = resolve_transport()
+    from_supabase.close()
+    assert from_supabase.name == "supabase"
+    assert made == [Target(None, "https://x.supabase.co", "service-key", "user-jwt")]
 
     monkeypatch.setenv("MLTRACK_DATABASE_URL", db_url)
     from_env = resolve_transport()

@@ -271,6 +271,7 @@ def test_realtime_delete_is_one_event_per_row_with_its_key(
     deletes = got.wait_for(
         lambda c: c.operation == "DELETE" and c.table == "training_sessions", timeout=10
     )
+    got.wait_for(lambda c: c.operation == "DELETE" and c.row == {"session_id": sid, "epoch": 2})
     metrics = sorted(
         (c for c in got.changes if c.operation == "DELETE" and c.table == "training_metrics"),
         key=lambda c: c.row["epoch"],
