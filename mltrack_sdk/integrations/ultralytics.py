@@ -187,10 +187,10 @@ class Tracker:
             self.session = given
         else:
             self.session = self._start_session(trainer, info)
-            try:
-                _session_file(trainer).write_text(json.dumps({"session_id": self.session.id}))
-            except OSError as exc:
-                log.warning("mltrack: cannot keep the session id for resume: %s", exc)
+        try:
+            _session_file(trainer).write_text(json.dumps({"session_id": self.session.id}))
+        except OSError as exc:
+            log.warning("mltrack: cannot keep the session id for resume: %s", exc)
         self.session.upsert_dataset(**info["dataset"])
 
     def _start_session(self, trainer: Any, info: dict[str, Any]) -> Session:
@@ -256,20 +256,22 @@ class Tracker:
         session = self._open()
         if session is None:
             return
-        rows = info_of.validation_rows(trainer)
-        if rows:
-            session.record_validation(rows)
         best = Path(trainer.best) if Path(trainer.best).exists() else Path(trainer.last)
-        if self._benchmark and best.exists():
-            _guard(self._run_benchmark, trainer, best)
         finals: dict[str, Any] = dict(self._finals)
         if best.exists():
             finals["model_path"] = str(best.absolute())
-        if self._stopped_at is None:
-            session.finish("completed", **finals)
-        else:
-            reason = f"stop requested: training ended after epoch {self._stopped_at}"
-            session.finish("cancelled", status_reason=reason, **finals)
+        try:
+            rows = info_of.validation_rows(trainer)
+            if rows:
+                session.record_validation(rows)
+            if self._benchmark and best.exists():
+                _guard(self._run_benchmark, trainer, best)
+        finally:  # the training succeeded, whatever its results' logging did
+            if self._stopped_at is None:
+                session.finish("completed", **finals)
+            else:
+                reason = f"stop requested: training ended after epoch {self._stopped_at}"
+                session.finish("cancelled", status_reason=reason, **finals)
 
     def _run_benchmark(self, trainer: Any, best: Path) -> None:
         from mltrack_sdk.benchmark import benchmark

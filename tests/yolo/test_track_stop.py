@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from mltrack_sdk.errors import InvalidValueError, MissingValueError
+from mltrack_sdk.errors import InvalidValueError, MissingValueError, MltrackWarning
 
 from .test_track import fetch
 
@@ -86,3 +86,19 @@ def test_bad_arguments_raise_naming_the_field_and_register_nothing() -> None:
     with pytest.raises(InvalidValueError, match="model must be an Ultralytics model"):
         track(object())
     assert {event: len(fns) for event, fns in model.callbacks.items()} == before
+
+
+def test_a_logging_problem_is_a_warning_and_training_goes_on(
+    direct_db_url: str, train_args: Callable[..., dict[str, Any]]
+) -> None:
+    from ultralytics import YOLO
+
+    from mltrack_sdk.integrations.ultralytics import track
+
+    model = YOLO("yolov8n.yaml")
+    tracker = track(model, database_url=direct_db_url, model_type=" ")
+    with pytest.warns(MltrackWarning, match="could not log this training: model_type is required"):
+        results = model.train(**train_args(epochs=1))
+    assert results is not None and "metrics/mAP50(B)" in results.results_dict
+    assert tracker.session is None
+    assert fetch(direct_db_url, "select * from training_sessions") == []
