@@ -72,8 +72,11 @@ def test_finals_are_the_best_epochs(tracked_training: TrackedTraining) -> None:
         tracked_training.session_id,
         row["best_epoch"],
     )
+    # The finals are best.pt evaluated again (its weights stored in fp16), the epoch rows
+    # Ultralytics' values rounded to 5 decimals: equal up to that.
     for key in ("map50", "map50_95", "precision", "recall"):
-        assert row[f"final_{key}"] == pytest.approx(best[key], abs=1e-6), key
+        assert row[f"final_{key}"] == pytest.approx(best[key], abs=1e-3), key
+    assert row["best_map50_95"] == best["map50_95"]
 
 
 def test_validation_rows_for_every_class_and_overall(tracked_training: TrackedTraining) -> None:
