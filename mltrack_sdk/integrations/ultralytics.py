@@ -279,8 +279,9 @@ class Tracker:
         options = dict(self._benchmark) if isinstance(self._benchmark, Mapping) else {}
         options.setdefault("imgsz", info_of.img_size(trainer.args.imgsz))
         options.setdefault("device", str(trainer.device))
-        data = trainer.data.get("yaml_file") or trainer.args.data
-        benchmark(best, data=data, session=self.session, progress=False, **options)
+        if "images" not in options:  # else the user's images replace the data's val split
+            options.setdefault("data", trainer.data.get("yaml_file") or trainer.args.data)
+        benchmark(best, session=self.session, progress=False, **options)
 
     def _teardown(self, trainer: Any) -> None:
         session = self._open()

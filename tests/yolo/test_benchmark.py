@@ -162,17 +162,21 @@ def test_into_an_open_session_and_not_into_a_finished_one(
     assert benchmark_count(db_url) == 1
 
 
+@pytest.mark.parametrize("own_images", [False, True], ids=["val split", "images option"])
 def test_track_with_benchmark_records_one_before_the_session_completes(
-    db_url: str, train_args: Callable[..., dict[str, Any]]
+    db_url: str, train_args: Callable[..., dict[str, Any]], own_images: bool
 ) -> None:
     from ultralytics import YOLO
 
     from mltrack_sdk.integrations.ultralytics import track
 
     model = YOLO("yolov8n.yaml")
-    options = {"runs": 3, "warmup": 1}
+    args = train_args(epochs=1)
+    options: dict[str, Any] = {"runs": 3, "warmup": 1}
+    if own_images:  # images of the user's choice replace the data's val split
+        options["images"] = Path(args["data"]).parent / "images" / "val"
     tracker = track(model, session_name="benchmarked", database_url=db_url, benchmark=options)
-    model.train(**train_args(epochs=1))
+    model.train(**args)
 
     (row,) = fetch(db_url, "select * from model_benchmarks")
     assert str(row["session_id"]) == tracker.session_id
