@@ -221,6 +221,10 @@ from mltrack_sdk.cli_benchmark import register as register_benchmark  # noqa: E4
 
 register_benchmark(app)
 
+from mltrack_sdk.cli_sweep import register as register_sweep  # noqa: E402
+
+register_sweep(app)
+
 from mltrack_sdk.cli_train import register as register_train  # noqa: E402
 
 register_train(app)
