@@ -183,3 +183,19 @@ def test_tracked_training_then_its_benchmark(run: Run, direct_db_url: str, yolo_
     assert f"Recorded for session {session['id']} on cpu" in out
     assert f"inference {bench['avg_inference_ms']:.2f} ms" in out
     assert "#1 example 6: mAP50-95 " in out
+
+
+def test_sweep_example(run: Run, direct_db_url: str, yolo_data: Path) -> None:
+    out = run("08_sweep.py", yolo_data, "--lr0", "0.02,0.005", "--epochs", 1, "--imgsz", 64,
+              "--device", "cpu", "--workers", 0)  # fmt: skip
+    (hp_run,) = fetch(direct_db_url, "select * from hyperparameter_runs")
+    sessions = fetch(direct_db_url, "select * from training_sessions order by session_name")
+    assert [s["hyperparameter_run_id"] for s in sessions] == [hp_run["id"]] * 2
+    assert [s["status"] for s in sessions] == ["completed"] * 2
+    assert [s["config"]["lr0"] for s in sessions] == [0.02, 0.005]
+    assert [s["config"]["optimizer"] for s in sessions] == ["SGD"] * 2
+    assert hp_run["best_session_id"] in {s["id"] for s in sessions}
+    assert f"Hyperparameter run {hp_run['id']}" in out
+    for s in sessions:
+        assert f"session {s['id']}" in out
+    assert f"Best (kept by the database): session {hp_run['best_session_id']}" in out
