@@ -27,6 +27,7 @@ Fixtures:
 - ``conn`` (function): autocommit psycopg connection to ``direct_db_url`` as superuser, rows as
   dicts.
 - ``as_role`` (function): the :func:`as_role` helper below.
+- ``embedded_home`` (function): an mltrack home for ``mltrack up``, its server stopped after.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from mltrack_sdk import local
 from mltrack_sdk.local import embedded_module
 from mltrack_sdk.migrate import migrate
 from mltrack_sdk.testing.pgbouncer import PgBouncer, has_pgbouncer
@@ -360,3 +362,20 @@ def as_role(
 def as_role_fixture() -> Callable[..., Any]:
     """The :func:`as_role` helper, as a fixture (no conftest import needed)."""
     return as_role
+
+
+@pytest.fixture
+def embedded_home() -> Iterator[Path]:
+    """An mltrack home for ``mltrack up`` (the embedded Postgres); its server is stopped after.
+
+    Not under pytest's basetemp: as root the embedded server runs as another user, who must
+    traverse every parent directory, and any pytest starting meanwhile makes
+    ``/tmp/pytest-of-root`` private (0700) again."""
+    root = Path(tempfile.mkdtemp(prefix="mltrack-home-"))
+    root.chmod(0o755)
+    home = root / "home"
+    try:
+        yield home
+    finally:
+        local.down(home)
+        shutil.rmtree(root, ignore_errors=True)

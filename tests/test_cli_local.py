@@ -13,7 +13,6 @@ import pytest
 from conftest import PgServer, create_database, drop_database
 from typer.testing import CliRunner
 
-from mltrack_sdk import local
 from mltrack_sdk.cli import app
 from mltrack_sdk.migrate import list_migrations
 
@@ -41,10 +40,8 @@ def run_mltrack(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "mltrack-home"
-    yield path
-    local.down(path)  # never leave a server behind, even when the test failed
+def home(embedded_home: Path) -> Path:
+    return embedded_home
 
 
 @pytest.mark.slow

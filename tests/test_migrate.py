@@ -221,8 +221,8 @@ def test_missing_migrations_dir_is_a_clear_error(empty_db: str, tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_migrations_apply_on_embedded_postgres(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def test_migrations_apply_on_embedded_postgres(embedded_home: Path) -> None:
+    home = embedded_home
     state = local.up(home)
     try:
         assert state.url is not None
