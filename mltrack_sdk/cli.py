@@ -2,7 +2,9 @@
 
 Every command calls one library function and prints its result. A
 :class:`~mltrack_sdk.errors.MltrackError` becomes one red line on stderr and exit
-code 1; any other exception is a bug and keeps its traceback.
+code 1 (a failed connection names the database URL it tried, password hidden); any
+other exception is a bug and keeps its traceback. ``--json`` output goes through
+:func:`print_json`, so every command prints JSON the same way.
 
 Commands are grouped in sub-apps (``mltrack db ...``); a new group is a
 ``typer.Typer()`` added with ``app.add_typer(group, name=...)``.
@@ -13,14 +15,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 
 from mltrack_sdk import __version__
 from mltrack_sdk.config import DATABASE_URL_ENV
 from mltrack_sdk.errors import MltrackError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,13 +35,20 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain (click) help and usage errors: typer's rich help imports rich's markdown and
+    # traceback modules, which alone would take most of `mltrack --help`'s time budget.
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 120},
 )
 db_app = typer.Typer(help="Work with a database given by URL.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
 def _console(stderr: bool = False) -> Console:
-    # Made per use so colour and width follow the environment of this invocation.
+    # Made per use so colour and width follow the environment of this invocation; imported
+    # here so that `mltrack --help` does not load rich.
+    from rich.console import Console
+
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
@@ -57,8 +68,66 @@ DatabaseUrl = Annotated[
 ]
 
 
+def print_json(value: Any) -> None:
+    """Print ``value`` as indented JSON with sorted keys: plain text, never re-wrapped to the
+    terminal's width, so a script can parse it (``--json`` of every command)::
+
+        print_json([row.model_dump(mode="json") for row in rows])
+    """
+    import json
+
+    typer.echo(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password hidden (in the URL form and in ``password=...``).
+
+    Example::
+
+        redact_url("postgresql://me:secret@db:5432/x")  # postgresql://me:***@db:5432/x
+    """
+    for password in _passwords(url):
+        url = url.replace(password, "***")
+    return url
+
+
+def _passwords(url: str) -> list[str]:
+    import re
+
+    found = re.findall(r"://[^:/?#@\s]*:([^@/?#]+)@", url)
+    found += re.findall(r"(?i)\bpassword\s*=\s*('[^']*'|[^&\s]+)", url)
+    # Longest first, so a password that contains another is replaced whole.
+    return sorted({p for p in found if p.strip("'")}, key=len, reverse=True)
+
+
+def _is_connection_failure(exc: MltrackError) -> bool:
+    from mltrack_sdk.errors import DatabaseError, DatabaseUnreachableError, is_misconfigured
+
+    if isinstance(exc, DatabaseUnreachableError):
+        return True
+    # Wrong password, user or database name; or a connection refused before any SQLSTATE.
+    return isinstance(exc, DatabaseError) and (
+        is_misconfigured(exc) or exc.message.startswith("cannot connect")
+    )
+
+
+def _tried_url(database_url: Any) -> str | None:
+    """The database a command connected to: its ``--database-url``, else the SDK's resolution
+    (environment, Supabase settings, ``mltrack up``), password hidden."""
+    if not isinstance(database_url, str) or not database_url:
+        from mltrack_sdk.connect import resolve_target
+
+        try:
+            target = resolve_target()
+        except MltrackError:
+            return None
+        database_url = target.database_url or target.supabase_url
+    return redact_url(database_url) if database_url else None
+
+
 def domain_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn MltrackError into one red line and exit code 1 (no traceback)."""
+    """Turn MltrackError into one red line and exit code 1 (no traceback); a failed connection
+    names the URL it tried (the command's ``database_url`` argument, else the configured one)."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -66,6 +135,13 @@ def domain_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except MltrackError as exc:
             line = "Error: " + " ".join(exc.message.split())
+            given = kwargs.get("database_url")
+            for password in _passwords(given) if isinstance(given, str) else ():
+                line = line.replace(password, "***")  # a driver may quote the URL it refused
+            if _is_connection_failure(exc):
+                tried = _tried_url(kwargs.get("database_url"))
+                if tried and tried not in line:
+                    line += f" (database: {tried})"
             _console(stderr=True).print(line, style="red", markup=False)
             raise typer.Exit(code=1) from None
 
@@ -228,6 +304,16 @@ register_sweep(app)
 from mltrack_sdk.cli_train import register as register_train  # noqa: E402
 
 register_train(app)
+
+from mltrack_sdk.cli_metrics import register as register_metrics  # noqa: E402
+from mltrack_sdk.cli_results import register as register_results  # noqa: E402
+from mltrack_sdk.cli_sessions import register as register_sessions  # noqa: E402
+from mltrack_sdk.cli_watch import register as register_watch  # noqa: E402
+
+register_sessions(app)
+register_metrics(app)
+register_results(app)
+register_watch(app)
 
 if __name__ == "__main__":
     app()
