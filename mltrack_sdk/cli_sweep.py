@@ -3,7 +3,7 @@
 Example::
 
     mltrack sweep shapes.yaml --model yolov8n.yaml --param lr0=0.01,0.001 --param batch=8,16 \\
-        --epochs 10 --imgsz 320
+        --epochs 10 --imgsz 320 --arg optimizer=SGD
     mltrack sweep shapes.yaml --method random --trials 8 --param lr0=1e-4..1e-1:log \\
         --param momentum=0.8..0.95 --arg optimizer=SGD --json
 

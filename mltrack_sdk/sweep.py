@@ -9,7 +9,7 @@ A trial that fails is recorded ``failed`` (with the exception) and the sweep goe
 
     result = sweep("yolov8n.yaml", data="shapes.yaml",
                    space={"lr0": [0.01, 0.001], "batch": [8, 16]},
-                   train_args={"epochs": 10, "imgsz": 320})
+                   train_args={"epochs": 10, "imgsz": 320, "optimizer": "SGD"})
     print(result.best.params, result.best.value)
 
 The space is described in :mod:`mltrack_sdk.sweep_space`; everything is checked before anything
@@ -145,7 +145,7 @@ def sweep(
     Example::
 
         result = sweep("yolov8n.yaml", "shapes.yaml", {"lr0": [0.01, 0.001]},
-                       objective="loss", train_args={"epochs": 3, "imgsz": 64})
+                       objective="loss", train_args={"epochs": 3, "optimizer": "SGD"})
     """
     plan = _check(model, data, space, method, n_trials, seed, objective, direction, name)
     fixed = check_train_args(train_args, plan["space"])

@@ -191,9 +191,10 @@ def _check_range(
 
 
 def check_train_args(train_args: Any, space: Mapping[str, Any]) -> dict[str, Any]:
-    """The fixed Ultralytics arguments of every trial, checked like the space's values."""
+    """The fixed Ultralytics arguments of every trial, checked like the space's values (and
+    with it: a searched learning rate or momentum needs an optimizer that uses them)."""
     if train_args is None:
-        return {}
+        train_args = {}
     if not isinstance(train_args, Mapping):
         raise checks.invalid("train_args", "must be a mapping of Ultralytics train arguments")
     defaults = _cfg()[0]
@@ -204,6 +205,14 @@ def check_train_args(train_args: Any, space: Mapping[str, Any]) -> dict[str, Any
         if name in space:
             raise checks.invalid(field, "is also in space: an argument is searched or fixed")
         fixed[name] = check_value(field, name, value)
+    optimizers = space.get("optimizer") or [fixed.get("optimizer", defaults["optimizer"])]
+    for key in ("lr0", "momentum"):
+        if key in space and "auto" in optimizers:
+            raise checks.invalid(
+                f"space.{key}",
+                "has no effect with optimizer='auto' (Ultralytics then picks its own)",
+                hint="Fix the optimizer in train_args, e.g. optimizer='SGD' or 'AdamW'.",
+            )
     return fixed
 
 

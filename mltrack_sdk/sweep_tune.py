@@ -348,9 +348,10 @@ class _Follower:
                 if iteration is None:  # came and went between two polls
                     iteration = _Iteration(self.first_number + len(self.iterations), path)
                     self.iterations[path] = iteration
+                params = dict(record.get("hyperparameters") or {})
                 if iteration.session is None:  # ended before its trainer wrote args.yaml
-                    params = dict(record.get("hyperparameters") or {})
                     self._start(iteration, {**vars(self.tuner.args), **params}, params)
+                iteration.params = params or iteration.params
                 if iteration.open:
                     self._log_rows(iteration)
                 if dataset in failed or not results.get(dataset):

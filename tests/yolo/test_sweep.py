@@ -157,6 +157,7 @@ def test_random_search_is_reproducible_and_stays_in_its_space() -> None:
 
 
 RANDOM: dict[str, Any] = {"method": "random", "n_trials": 2}
+AUTO: dict[str, Any] = {"optimizer": "auto"}
 
 
 @pytest.mark.parametrize(
@@ -185,22 +186,24 @@ RANDOM: dict[str, Any] = {"method": "random", "n_trials": 2}
             "not a numeric",
         ),
         ({"space": {"lr0": (0.001, 0.1)}}, "space.lr0", "grid search needs a list"),
-        ({"space": {"lr0": [0.01]}, "method": "random"}, "n_trials", "required"),
-        ({"space": {"lr0": [0.01]}, "method": "random", "n_trials": 0}, "n_trials", "positive"),
-        ({"space": {"lr0": [0.01]}, "n_trials": 3}, "n_trials", "random' only"),
-        ({"space": {"lr0": [0.01]}, "method": "bayes"}, "method", "grid, random"),
-        ({"space": {"lr0": [0.01]}, "objective": "fitness"}, "objective", "map50_95"),
-        ({"space": {"lr0": [0.01]}, "direction": "up"}, "direction", "maximize"),
-        ({"space": {"lr0": [0.01]}, "train_args": {"lr0": 0.1}}, "train_args.lr0", "also in space"),
+        ({"space": {"lrf": [0.01]}, "method": "random"}, "n_trials", "required"),
+        ({"space": {"lrf": [0.01]}, "method": "random", "n_trials": 0}, "n_trials", "positive"),
+        ({"space": {"lrf": [0.01]}, "n_trials": 3}, "n_trials", "random' only"),
+        ({"space": {"lrf": [0.01]}, "method": "bayes"}, "method", "grid, random"),
+        ({"space": {"lrf": [0.01]}, "objective": "fitness"}, "objective", "map50_95"),
+        ({"space": {"lrf": [0.01]}, "direction": "up"}, "direction", "maximize"),
+        ({"space": {"lrf": [0.01]}, "train_args": {"lrf": 0.1}}, "train_args.lrf", "also in space"),
         (
-            {"space": {"lr0": [0.01]}, "train_args": {"epochs": 0}},
+            {"space": {"lrf": [0.01]}, "train_args": {"epochs": 0}},
             "train_args.epochs",
             "Ultralytics",
         ),
-        ({"space": {"lr0": [0.01]}, "train_args": {"epoch": 3}}, "train_args.epoch", "epochs"),
-        ({"space": {"lr0": [0.01]}, "session_name": "x"}, "session_name", "passes on"),
-        ({"space": {"lr0": [0.01]}, "data": "/no/such/data.yaml"}, "data", "does not exist"),
-        ({"space": {"lr0": [0.01]}, "name": " "}, "name", "blank"),
+        ({"space": {"lrf": [0.01]}, "train_args": {"epoch": 3}}, "train_args.epoch", "epochs"),
+        ({"space": {"lrf": [0.01]}, "session_name": "x"}, "session_name", "passes on"),
+        ({"space": {"lrf": [0.01]}, "data": "/no/such/data.yaml"}, "data", "does not exist"),
+        ({"space": {"lrf": [0.01]}, "name": " "}, "name", "blank"),
+        ({"space": {"lr0": [0.01, 0.02]}}, "space.lr0", "optimizer='auto'"),
+        ({"space": {"momentum": [0.9]}, "train_args": AUTO}, "space.momentum", "optimizer='auto'"),
     ],
 )
 def test_bad_arguments_name_the_field_and_start_nothing(
