@@ -13,7 +13,6 @@ a log-uniform one (random search); ``--arg NAME=VALUE`` an argument every trial 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -206,9 +205,11 @@ def sweep_command(
         "progress": _Progress(objective),
     }
     if as_json:
+        from mltrack_sdk.cli import print_json
+
         with _stdout_to_stderr():
             result = sweep(model, data, space, **run)
-        typer.echo(json.dumps(result.to_dict(), default=str))
+        print_json(result.to_dict())
     else:
         result = sweep(model, data, space, **run)
         Console(highlight=False).print(_table(result, list(space)))
