@@ -7,6 +7,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 NODE_DIR := tools/node
 SUPABASE := $(NODE_DIR)/node_modules/.bin/supabase
+DENO := $(NODE_DIR)/node_modules/.bin/deno
+FUNCTION_DIR := supabase/functions/training-api
 
 .PHONY: test demo lint install system-deps node clean
 
@@ -23,15 +25,20 @@ install: $(VENV)/.installed
 system-deps:
 	@scripts/install-system-deps.sh
 
-# The Supabase CLI, pinned in tools/node/package-lock.json (used by tests/test_supabase_cli.py).
+# The Supabase CLI and Deno, pinned in tools/node/package-lock.json (used by
+# tests/test_supabase_cli.py, and by `mltrack api` and tests/api).
 $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	@if command -v npm >/dev/null; then \
 		cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error; \
 	else \
-		echo "npm not found: the Supabase CLI tests will be skipped"; \
+		echo "npm not found: the Supabase CLI and REST API tests will be skipped"; \
 	fi
 
+# Then the training-api function's npm packages, pinned in its deno.lock, into Deno's cache.
 node: $(NODE_DIR)/node_modules/.package-lock.json
+	@if [ -x $(DENO) ]; then \
+		cd $(FUNCTION_DIR) && $(abspath $(DENO)) install --quiet --frozen --entrypoint index.ts local.ts; \
+	fi
 
 # The SDK suite runs twice: directly, and through PgBouncer in transaction mode (as behind
 # Supabase's pooler on port 6543), where prepared statements and session state do not carry over.

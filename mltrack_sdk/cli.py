@@ -315,5 +315,9 @@ register_metrics(app)
 register_results(app)
 register_watch(app)
 
+from mltrack_sdk.cli_api import register as register_api  # noqa: E402
+
+register_api(app)
+
 if __name__ == "__main__":
     app()
