@@ -56,10 +56,13 @@ test: system-deps install node
 		echo "pgbouncer is not installed: the SDK suite did not run through a pooler"; \
 	fi
 
+# The main path from a fresh clone: the local database, then a real tracked training of
+# yolov8n on generated data, its benchmark and the leaderboard (`mltrack demo --help`).
 demo: install
 	$(VENV)/bin/mltrack up
+	$(VENV)/bin/mltrack demo
 	@echo
-	@echo "Stop it with: $(VENV)/bin/mltrack down"
+	@echo "Stop the local database with: $(VENV)/bin/mltrack down"
 
 lint: install
 	@if [ -x $(VENV)/bin/ruff ]; then $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .; \

@@ -305,6 +305,10 @@ from mltrack_sdk.cli_train import register as register_train  # noqa: E402
 
 register_train(app)
 
+from mltrack_sdk.cli_demo import register as register_demo  # noqa: E402
+
+register_demo(app)
+
 from mltrack_sdk.cli_metrics import register as register_metrics  # noqa: E402
 from mltrack_sdk.cli_results import register as register_results  # noqa: E402
 from mltrack_sdk.cli_sessions import register as register_sessions  # noqa: E402
