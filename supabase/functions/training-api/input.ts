@@ -32,27 +32,11 @@ export async function readBody(req: Request, limit: number): Promise<{ text: str
     );
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (declared > limit) throw tooLarge(`${declared} bytes`);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (req.body) {
-    const reader = req.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel();
-        throw tooLarge(`more than ${limit} bytes`);
-      }
-      chunks.push(value);
-    }
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
+  // A declared length within the limit is read in one go (the server stops at that length);
+  // a body without one is counted while it is read.
+  const bytes = Number.isFinite(declared)
+    ? new Uint8Array(await req.arrayBuffer())
+    : await readCounted(req, limit, tooLarge);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -72,6 +56,33 @@ export async function readBody(req: Request, limit: number): Promise<{ text: str
     throw invalid("body", "must be a JSON object", Array.isArray(value) ? "an array" : value);
   }
   return { text, body: value as Body };
+}
+
+async function readCounted(
+  req: Request,
+  limit: number,
+  tooLarge: (got: string) => ApiError,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (req.body) {
+    const reader = req.body.getReader();
+    for (let next = await reader.read(); !next.done; next = await reader.read()) {
+      size += next.value.byteLength;
+      if (size > limit) {
+        await reader.cancel();
+        throw tooLarge(`more than ${limit} bytes`);
+      }
+      chunks.push(next.value);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
 }
 
 function checkValue(field: string, kind: Kind, value: unknown): unknown {
