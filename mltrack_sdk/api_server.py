@@ -110,6 +110,11 @@ class ApiServer:
         self._threads: list[threading.Thread] = []
 
     @property
+    def pid(self) -> int | None:
+        """The Deno process's id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def url(self) -> str:
         """Base URL of the API, e.g. ``http://127.0.0.1:5000/api/training``."""
         return f"http://127.0.0.1:{self.port}/api/training"
