@@ -214,6 +214,7 @@ def test_unknown_routes_are_404_and_other_methods_405(api: Api) -> None:
     api.error("GET", "/sessions/x/metrics", expect=404, code="PGRST125")
     error = api.error("DELETE", "/sessions", expect=405, code="PGRST117")
     assert "allowed: GET, POST" in error["message"]
+    assert api.request("DELETE", "/sessions").headers["allow"] == "GET, POST"
     api.error("PUT", "/metrics", json={}, expect=405, code="PGRST117")
 
 

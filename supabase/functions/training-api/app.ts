@@ -138,6 +138,9 @@ export async function createHandler(config: Config) {
         405,
         "PGRST117",
         `${req.method} is not allowed on ${url.pathname} (allowed: ${allow})`,
+        null,
+        null,
+        { allow },
       );
     }
     const caller = await callerOf(req.headers.get("authorization"), key, config.tokenless);
@@ -166,7 +169,7 @@ export async function createHandler(config: Config) {
         return await serve(req);
       } catch (error) {
         const e = fromError(error);
-        return respond(e.status, errorBody(e));
+        return respond(e.status, errorBody(e), e.headers);
       }
     },
     close: () => sql.end({ timeout: 5 }),

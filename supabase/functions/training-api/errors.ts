@@ -14,6 +14,7 @@ export class ApiError extends Error {
     message: string,
     readonly field: string | null = null,
     readonly hint: string | null = null,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
