@@ -32,7 +32,8 @@ REPLAY_BATCH_ROWS = 1000
 #: PostgREST answers PGRST202, not a permanent error, and the replay would stop there for good.
 API_FUNCTIONS = frozenset(
     {
-        *("create_hyperparameter_run", "finish_session", "heartbeat", "log_epoch"),
+        *("create_hyperparameter_run", "finish_hyperparameter_run", "finish_session"),
+        *("heartbeat", "log_epoch"),
         *("log_epoch_columns", "log_epochs", "mark_stale_sessions", "record_benchmark"),
         *("record_validation", "request_stop", "schedule_stale_check", "start_session"),
         *("upsert_dataset",),

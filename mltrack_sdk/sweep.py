@@ -179,15 +179,20 @@ def sweep(
         run_id = str(run["id"])
         context = _Context(backend, run_id, plan, str(model), str(data), fixed, track_kwargs)
         trials: list[Trial] = []
-        for number, params in enumerate(
-            iter_trials(plan["space"], plan["method"], plan["n_trials"], plan["seed"]), start=1
-        ):
-            if progress is not None:
-                progress(SweepEvent("start", number, plan["total"], params))
-            trials.append(context.run_trial(number, params))
-            if progress is not None:
-                best = best_trial(backend, run_id, trials)
-                progress(SweepEvent("end", number, plan["total"], params, trials[-1], best))
+        ended = "cancelled"  # unless every trial ran (Ctrl-C, or a bug, ends it early)
+        try:
+            for number, params in enumerate(
+                iter_trials(plan["space"], plan["method"], plan["n_trials"], plan["seed"]), start=1
+            ):
+                if progress is not None:
+                    progress(SweepEvent("start", number, plan["total"], params))
+                trials.append(context.run_trial(number, params))
+                if progress is not None:
+                    best = best_trial(backend, run_id, trials)
+                    progress(SweepEvent("end", number, plan["total"], params, trials[-1], best))
+            ended = "completed"
+        finally:
+            finish_run(backend, run_id, ended)
         return sweep_result(backend, run, trials, search_space)
     finally:
         if owns:
@@ -284,6 +289,18 @@ def create_run(transport: Transport, **args: Any) -> dict[str, Any]:
             f"cannot create the hyperparameter run: {exc.message}", field="hyperparameter_run"
         ) from exc
     return dict(row[0] if isinstance(row, list) else row)
+
+
+def finish_run(transport: Transport, run_id: str, status: str) -> None:
+    """End the hyperparameter run (``finish_hyperparameter_run``): ``completed`` once every trial
+    ran, ``cancelled`` when the search was cut short. The trials are what matters: an unreachable
+    database is a warning here, and the run stays ``running`` until it is ended again."""
+    try:
+        transport.rpc("finish_hyperparameter_run", {"run_id": run_id, "status": status})
+    except DatabaseUnreachableError as exc:
+        warnings.warn(
+            f"cannot end hyperparameter run {run_id} ({status}): {exc.message}", MltrackWarning, 2
+        )
 
 
 def read_trial(transport: Transport, trial: Trial, objective: str) -> Trial:

@@ -44,6 +44,7 @@ from mltrack_sdk.sweep import (
     check_source,
     create_run,
     dataset_name,
+    finish_run,
     read_trial,
     sweep_result,
 )
@@ -144,9 +145,10 @@ def track_tune(
         )
         follower = _Follower(tuner, str(run["id"]), run_name, model_type, str(data), backend)
         follower.start_following(poll_interval)
-        interrupted = False
+        interrupted, ended = False, "cancelled"
         try:
             tuner(iterations=iterations)
+            ended = "completed"
         except KeyboardInterrupt:
             interrupted = True
             raise
@@ -154,6 +156,7 @@ def track_tune(
             follower.stop(interrupted)
             for note in follower.notes:
                 warnings.warn(note, MltrackWarning, stacklevel=2)
+            finish_run(backend, str(run["id"]), ended)
         trials = [read_trial(backend, t, objective) for t in follower.trials()]
         return sweep_result(backend, run, trials, search_space)
     finally:

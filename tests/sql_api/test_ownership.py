@@ -381,3 +381,17 @@ def test_anon_may_read_no_view_or_table(
         else "table"
     )
     assert info.value.diag.message_primary == f"permission denied for {kind} {relation}"
+
+
+def test_only_the_owner_finishes_a_hyperparameter_run(
+    conn: Conn, as_role: AsRole, owned: dict[str, Any]
+) -> None:
+    run_id = owned["run"]["id"]
+    error = refused(
+        conn, as_role, "authenticated", USER_B, "finish_hyperparameter_run", run_id=run_id
+    )
+    assert (error.diag.sqlstate, error.diag.column_name) == ("MT006", "run_id")
+    anon = refused(conn, as_role, "anon", None, "finish_hyperparameter_run", run_id=run_id)
+    assert anon.sqlstate == "42501"
+    with as_user(conn, as_role, "authenticated", USER_A):
+        assert call_one(conn, "finish_hyperparameter_run", run_id=run_id)["status"] == "completed"

@@ -1,10 +1,14 @@
-"""record_validation, record_benchmark, upsert_dataset and create_hyperparameter_run."""
+"""record_validation, record_benchmark, upsert_dataset, create_hyperparameter_run and
+finish_hyperparameter_run."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+import psycopg
+import pytest
 
 from .api import Conn, Row, call_one, pick, query, scalar, session_row
 
@@ -151,3 +155,42 @@ def test_the_loss_objective_is_minimised(conn: Conn, start: StartFn) -> None:
     call_one(conn, "finish_session", session_id=low["id"], final_loss=0.8)
     assert pick(hyperparameter_run(conn, run["id"]), "best_session_id", "best_value",
                 "best_params") == (low["id"], 0.8, {"lr0": 0.01})  # fmt: skip
+
+
+def test_finish_hyperparameter_run_ends_it_once(conn: Conn, start: StartFn) -> None:
+    run = call_one(conn, "create_hyperparameter_run", name="ended sweep")
+    trial = start(hyperparameter_run_id=run["id"])
+    call_one(conn, "finish_session", session_id=trial["id"], final_map50_95=0.4)
+
+    done = call_one(conn, "finish_hyperparameter_run", run_id=run["id"])
+    assert pick(done, "status", "trials_completed", "best_session_id") == (
+        "completed",
+        1,
+        trial["id"],
+    )
+    assert done["completed_at"] is not None
+    # A replay (the same call spooled twice) returns the row unchanged.
+    assert call_one(conn, "finish_hyperparameter_run", run_id=run["id"]) == done
+    with pytest.raises(psycopg.Error) as info:
+        call_one(conn, "finish_hyperparameter_run", run_id=run["id"], status="cancelled")
+    assert (info.value.sqlstate, info.value.diag.column_name) == ("MT004", "status")
+    assert hyperparameter_run(conn, run["id"]) == done
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "field"),
+    [
+        ({"run_id": None}, "MT002", "run_id"),
+        ({"status": "failed"}, "MT001", "status"),
+        ({"status": "running"}, "MT001", "status"),
+        ({"run_id": uuid.UUID(int=7)}, "MT005", "run_id"),
+    ],
+)
+def test_finish_hyperparameter_run_refuses_bad_input(
+    conn: Conn, args: dict[str, Any], code: str, field: str
+) -> None:
+    run = call_one(conn, "create_hyperparameter_run", name="sweep")
+    with pytest.raises(psycopg.Error) as info:
+        call_one(conn, "finish_hyperparameter_run", **{"run_id": run["id"], **args})
+    assert (info.value.sqlstate, info.value.diag.column_name) == (code, field)
+    assert hyperparameter_run(conn, run["id"])["status"] == "running"

@@ -96,6 +96,7 @@ def test_grid_sweep_links_every_trial_and_keeps_the_best(
     best = min(rows, key=lambda r: r["final_loss"])
     assert (run["name"], run["objective"], run["direction"]) == ("grid of four", "loss", "minimize")
     assert (run["n_trials"], run["trials_started"], run["trials_completed"]) == (4, 4, 4)
+    assert run["status"] == "completed" and run["completed_at"] is not None
     assert str(run["best_session_id"]) == best["id"]
     assert run["best_value"] == best["final_loss"]
     assert {k: run["best_params"][k] for k in space} == result.best.params  # type: ignore[union-attr]
@@ -128,6 +129,7 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(
     assert rows[0]["config"]["optimizer"] == "NoSuchOptimizer"
     run = run_row(conn, result.run_id)
     assert (run["trials_started"], run["trials_completed"]) == (2, 2)
+    assert run["status"] == "completed"  # a failed trial does not end the search
     assert str(run["best_session_id"]) == done.session_id == result.best.session_id  # type: ignore[union-attr]
 
 
@@ -347,6 +349,7 @@ def test_track_tune_follows_every_iteration_of_ultralytics_tuner(
         assert all(e["box_loss"] > 0 and e["total_loss"] > e["box_loss"] for e in epochs)
     run = run_row(conn, result.run_id)
     assert (run["n_trials"], run["trials_started"], run["trials_completed"]) == (2, 2, 2)
+    assert run["status"] == "completed"
     assert run["search_space"]["method"] == "ultralytics_tune"
     assert str(run["best_session_id"]) == result.best.session_id  # type: ignore[union-attr]
 

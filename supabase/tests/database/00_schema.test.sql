@@ -2,7 +2,7 @@
 -- guards that keep the security posture from drifting (RLS on every table, pinned search_path on
 -- every security definer function, security_invoker views, realtime publication).
 begin;
-select plan(55);
+select plan(56);
 
 -- Tables, exactly these six.
 select tables_are('public', array[
@@ -97,6 +97,8 @@ select has_function('public', 'upsert_dataset', array['text', 'text[]', 'integer
   'integer', 'text', 'text', 'text', 'jsonb', 'integer']);
 select has_function('public', 'create_hyperparameter_run', array['text', 'jsonb', 'text', 'text',
   'integer', 'text', 'text', 'uuid']);
+select function_returns('public', 'finish_hyperparameter_run', array['uuid', 'text'],
+  'hyperparameter_runs');
 select function_returns('public', 'log_epochs', array['uuid', 'jsonb'], 'integer');
 select function_returns('public', 'log_epoch_columns', array['uuid', 'integer[]',
   'double precision[]', 'double precision[]', 'double precision[]', 'double precision[]',
@@ -106,16 +108,16 @@ select function_returns('public', 'log_epoch_columns', array['uuid', 'integer[]'
 select function_returns('public', 'heartbeat', array['uuid'], 'boolean');
 select function_returns('public', 'mark_stale_sessions', array['integer'], 'setof uuid');
 
--- No API beyond those twelve: a new public function must be added here (and to the RLS tests).
+-- No API beyond these fourteen: a new public function must be added here (and to the RLS tests).
 select is(
   (select array_agg(p.proname::text order by p.proname) from pg_proc p
     where p.pronamespace = 'public'::regnamespace
       and not exists (select from pg_depend d where d.classid = 'pg_proc'::regclass
                         and d.objid = p.oid and d.deptype = 'e')),
-  array['create_hyperparameter_run', 'finish_session', 'heartbeat', 'log_epoch',
-        'log_epoch_columns', 'log_epochs', 'mark_stale_sessions', 'record_benchmark', 'record_validation', 'request_stop',
+  array['create_hyperparameter_run', 'finish_hyperparameter_run', 'finish_session', 'heartbeat',
+        'log_epoch', 'log_epoch_columns', 'log_epochs', 'mark_stale_sessions', 'record_benchmark', 'record_validation', 'request_stop',
         'schedule_stale_check', 'start_session', 'upsert_dataset'],
-  'public holds exactly the thirteen API functions (besides extensions)');
+  'public holds exactly the fourteen API functions (besides extensions)');
 
 -- Guard: every table in public has row-level security on, including tables added later.
 select is_empty($$
