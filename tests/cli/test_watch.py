@@ -11,13 +11,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from rich.console import Console
 
 from mltrack_sdk.cli_watch import WATCHED_TABLES, Watcher, watch
 from mltrack_sdk.client import Client
-from mltrack_sdk.live import change_feed
+from mltrack_sdk.live import ChangeFeed, change_feed
 
 from .support import ENV, assert_red_line, assert_usage_error, invoke, record
 
@@ -41,19 +42,36 @@ def listening(url: str) -> bool:
     return row is not None and row[0] > 0
 
 
+def first_heartbeat_seen(conn: psycopg.Connection[Any], session_id: str) -> bool:
+    row = conn.execute(
+        "select last_heartbeat_at from training_sessions where id = %s", (session_id,)
+    ).fetchone()
+    return row is not None and row["last_heartbeat_at"] is not None
+
+
 def test_bars_move_on_each_change_and_nothing_is_read_in_between(
-    db_url: str, direct_db_url: str
+    db_url: str, direct_db_url: str, conn: psycopg.Connection[Any]
 ) -> None:
-    # No heartbeat during the test: the only changes are the ones this test makes.
+    # The run beats once when it starts, then not during the test: once that first heartbeat
+    # is in, the only changes the feed sees are the ones this test makes.
     run = record(db_url, "live run", maps=(), finish=None, epochs=4, heartbeat_interval=3600)
+    eventually(lambda: first_heartbeat_seen(conn, run.id), "the run's first heartbeat")
     out = Console(file=io.StringIO(), width=120)
+    errors: list[BaseException] = []
+
+    def watching(watcher: Watcher, feed: ChangeFeed) -> None:
+        try:
+            watch(watcher, feed, 60)
+        except BaseException as exc:  # reported by the test below, not lost in the thread
+            errors.append(exc)
+
     with (
         Client(database_url=db_url) as client,
         change_feed(direct_db_url, tables=WATCHED_TABLES) as feed,
     ):
         assert feed.wait_ready(10)
         watcher = Watcher(client, out, [run.id])
-        thread = threading.Thread(target=watch, args=(watcher, feed, 60), daemon=True)
+        thread = threading.Thread(target=watching, args=(watcher, feed), daemon=True)
         thread.start()
         eventually(lambda: watcher.tasks != {}, "the first read")
         (task,) = watcher.progress.tasks
@@ -78,6 +96,7 @@ def test_bars_move_on_each_change_and_nothing_is_read_in_between(
         run.finish("completed")
         thread.join(15)
         assert not thread.is_alive(), "watch did not end when its session ended"
+    assert errors == []
     assert watcher.ended == {run.id: "completed"}
     assert task.fields["state"] == "completed"
     assert f"live run ({run.id}) completed" in out.file.getvalue()  # type: ignore[attr-defined]
