@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
@@ -53,6 +53,24 @@ def _session_id(value: UUID | str) -> str:
         raise InvalidValueError(
             f"session_id must be a UUID (got {value!r})", field="session_id"
         ) from None
+
+
+def _session_ids(ids: Collection[UUID | str]) -> list[str]:
+    """Ids as text for an IN filter; a bare string is one id, not a collection of characters."""
+    if isinstance(ids, str | UUID):
+        return [_session_id(ids)]
+    return sorted({_session_id(i) for i in ids})
+
+
+def _epochs(epochs: Collection[int]) -> list[int]:
+    values = [] if isinstance(epochs, str | bytes) else list(epochs)
+    if isinstance(epochs, str | bytes) or not all(
+        isinstance(e, int) and not isinstance(e, bool) and e >= 0 for e in values
+    ):
+        raise InvalidValueError(
+            f"epochs must be a collection of non-negative integers (got {epochs!r})", field="epochs"
+        )
+    return sorted(set(values))
 
 
 def _check_limit(limit: int | None) -> int | None:
@@ -139,19 +157,29 @@ class Client:
     # -- sessions ---------------------------------------------------------------------------
 
     def sessions(
-        self, status: SessionStatus | None = None, limit: int | None = DEFAULT_LIMIT
+        self,
+        status: SessionStatus | None = None,
+        limit: int | None = DEFAULT_LIMIT,
+        *,
+        ids: Collection[UUID | str] | None = None,
     ) -> list[TrainingSession]:
-        """Sessions, newest first, optionally only those with ``status`` (``None``: no limit).
+        """Sessions, newest first, optionally only those with ``status`` (``None``: no limit)
+        and only those of ``ids`` (what a live view re-reads when a change names them).
 
         Example::
 
             failed = client.sessions(status="failed", limit=10)
+            changed = client.sessions(ids=[id1, id2], limit=None)
         """
-        filters = {"status": status} if status is not None else None
+        filters: dict[str, Any] = {"status": status} if status is not None else {}
+        if ids is not None:
+            filters["id"] = _session_ids(ids)
+            if not filters["id"]:
+                return []
         return self._rows(
             TrainingSession,
             "training_sessions",
-            filters=filters,
+            filters=filters or None,
             order=(("created_at", True), ("id", False)),
             limit=_check_limit(limit),
         )
@@ -185,18 +213,24 @@ class Client:
             benchmarks=tuple(self.benchmarks(sid)),
         )
 
-    def metrics(self, session_id: UUID | str) -> list[EpochMetrics]:
-        """The per-epoch metrics of a session, ordered by epoch (empty for an unknown id).
+    def metrics(
+        self, session_id: UUID | str, *, epochs: Collection[int] | None = None
+    ) -> list[EpochMetrics]:
+        """The per-epoch metrics of a session, ordered by epoch (empty for an unknown id);
+        only the ``epochs`` given when there are some (e.g. those a change notification names).
 
         Example::
 
             losses = [m.total_loss for m in client.metrics(session_id)]
+            new = client.metrics(session_id, epochs=range(5, 8))
         """
+        filters: dict[str, Any] = {"session_id": _session_id(session_id)}
+        if epochs is not None:
+            filters["epoch"] = _epochs(epochs)
+            if not filters["epoch"]:
+                return []
         return self._rows(
-            EpochMetrics,
-            "training_metrics",
-            filters={"session_id": _session_id(session_id)},
-            order=(("epoch", False),),
+            EpochMetrics, "training_metrics", filters=filters, order=(("epoch", False),)
         )
 
     def request_stop(self, session_id: UUID | str, reason: str | None = None) -> TrainingSession:
@@ -216,16 +250,22 @@ class Client:
 
     # -- views ------------------------------------------------------------------------------
 
-    def active_sessions(self) -> list[ActiveSession]:
+    def active_sessions(self, *, ids: Collection[UUID | str] | None = None) -> list[ActiveSession]:
         """Running sessions with their latest epoch, progress, ETA and heartbeat age, most
-        recently started first::
+        recently started first; only those of ``ids`` when given::
 
             for a in client.active_sessions():
                 print(a.session_name, f"{a.progress_percent}%", a.eta_seconds)
         """
+        filters: dict[str, Any] | None = None
+        if ids is not None:
+            filters = {"id": _session_ids(ids)}
+            if not filters["id"]:
+                return []
         return self._rows(
             ActiveSession,
             "active_training_sessions",
+            filters=filters,
             order=(("started_at", True), ("id", False)),
         )
 
