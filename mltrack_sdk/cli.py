@@ -323,5 +323,9 @@ from mltrack_sdk.cli_api import register as register_api  # noqa: E402
 
 register_api(app)
 
+from mltrack_sdk.cli_dashboard import register as register_dashboard  # noqa: E402
+
+register_dashboard(app)
+
 if __name__ == "__main__":
     app()

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite uses (Postgres 15 with pgTAP, plpgsql_check, pg_cron;
-# PgBouncer, the stand-in for Supabase's transaction pooler;
-# python3-venv where the system python lacks it).
+# PgBouncer, the stand-in for Supabase's transaction pooler; Chromium, its driver and an emoji
+# font for the dashboard's browser tests; python3-venv where the system python lacks it).
 # Does nothing when they are all present, when not root, or when not on Debian/apt:
 # the test fixtures then fall back to Docker or the embedded Postgres.
 set -euo pipefail
 
-packages=(postgresql-15 postgresql-15-pgtap pgtap postgresql-15-plpgsql-check postgresql-15-cron pgbouncer)
+packages=(postgresql-15 postgresql-15-pgtap pgtap postgresql-15-plpgsql-check postgresql-15-cron pgbouncer
+          chromium chromium-driver fonts-noto-color-emoji)
 
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null; then
     exit 0

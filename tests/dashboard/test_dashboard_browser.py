@@ -1,0 +1,238 @@
+"""The dashboard in a real browser: ``mltrack dashboard`` on a test database, Debian's Chromium
+driven headless by Playwright. What a test logs through the SDK appears in the open page without
+a reload. One server and one browser serve the whole module; a screenshot of each tab is kept
+under the test's tmp dir and in test-results/dashboard/.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from conftest import PgServer, create_database, drop_database
+
+from mltrack_sdk.client import Client
+from tests.dashboard.browser import CHROMIUM, chromium, screenshot, served_dashboard, wait_live
+from tests.dashboard.support import log_epoch, log_run, wait_for
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)"
+)
+SECONDS = 15_000  # ms: how long an element may take to appear
+
+
+@pytest.fixture(scope="module")
+def board_db(pg_server: PgServer, template_db: str) -> Iterator[str]:
+    """One database for the module's server (cloned from the template)."""
+    name = f"dashboard_{os.getpid()}"
+    url = create_database(pg_server, name, template=template_db)
+    yield url
+    drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="module")
+def base(board_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of ``mltrack dashboard --database-url`` on ``board_db``."""
+    workdir = tmp_path_factory.mktemp("dashboard")
+    with served_dashboard({"MLTRACK_DATABASE_URL": board_db}, workdir) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as started:
+        yield started
+
+
+@pytest.fixture
+def page(browser: Any, base: str) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's spool of this test's runs goes under its tmp dir."""
+    monkeypatch.setenv("MLTRACK_HOME", str(tmp_path / "home"))
+
+
+def _goto(page: Any, base: str, tab: str | None = None) -> None:
+    page.goto(base)
+    wait_live(page)
+    if tab:
+        page.get_by_role("tab", name=tab).click()
+
+
+def _metric(page: Any, label: str) -> Any:
+    return page.locator('[data-testid="stMetric"]', has_text=label).first
+
+
+def _completed(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("select count(*) from training_sessions where status = 'completed'")
+    return int(row.fetchone()[0])  # type: ignore[index]
+
+
+def _choose(page: Any, key: str, *texts: str) -> None:
+    """Pick the options containing ``texts`` in the select widget with ``key``."""
+    page.locator(f".st-key-{key}").get_by_role("combobox").click()
+    for text in texts:
+        page.get_by_role("option", name=text).first.click()
+    if page.get_by_role("listbox").is_visible():
+        page.keyboard.press("Escape")  # a multiselect's list may stay open
+
+
+def test_every_tab_and_card_appears(
+    page: Any, base: str, board_db: str, tmp_path: Path, home: None
+) -> None:
+    from playwright.sync_api import expect
+
+    for quality in (0.35, 0.6, 0.85):
+        run = log_run(board_db, f"tour {quality}", quality=quality, status=None)
+        run.record_validation(
+            [{"map50": 0.6, "map50_95": 0.4}, {"class_name": "circle", "map50": 0.7}]
+        )
+        run.record_benchmark(avg_inference_ms=5 + 10 * quality, device="cpu")
+        run.finish("completed")
+    log_run(board_db, "tour failed", logged=2, status="failed", reason="RuntimeError: diverged")
+    with Client(database_url=board_db) as client:
+        sweep = client.transport.rpc(
+            "create_hyperparameter_run",
+            {"name": "tour sweep", "search_space": {"space": {"lr0": [0.01, 0.001]}}},
+        )
+    for i, lr0 in enumerate((0.01, 0.001)):
+        log_run(board_db, f"tour sweep #{i + 1}", quality=0.3 + i / 3, config={"lr0": lr0},
+                hyperparameter_run_id=str(sweep["id"]))  # fmt: skip
+    running = log_run(board_db, "tour running", epochs=20, logged=6, status=None)
+    try:
+        _goto(page, base)
+        cards = page.locator(".st-key-summary-cards")
+        for label in ("Active sessions", "Total sessions", "Best mAP50-95", "Completed runs"):
+            expect(cards).to_contain_text(label, timeout=SECONDS)
+        card = page.locator(f".st-key-active-{running.id}")
+        expect(card).to_contain_text("tour running", timeout=SECONDS)
+        expect(card).to_contain_text("Epoch 6/20", timeout=SECONDS)
+        expect(card.locator('[data-testid="stVegaLiteChart"]')).to_have_count(1, timeout=SECONDS)
+        screenshot(page, "1-active-training", tmp_path)
+
+        page.get_by_role("tab", name="Training History").click()
+        expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(1, timeout=SECONDS)
+        expect(page.get_by_text("session(s). Select a row")).to_be_visible(timeout=SECONDS)
+        screenshot(page, "2-training-history", tmp_path)
+
+        page.get_by_role("tab", name="Model Leaderboard").click()
+        podium = page.locator(".st-key-podium")
+        expect(podium.locator('[data-testid="stMetric"]').first).to_contain_text(
+            "🏆 tour 0.85", timeout=SECONDS
+        )
+        expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(1, timeout=SECONDS)
+        screenshot(page, "3-model-leaderboard", tmp_path)
+
+        page.get_by_role("tab", name="Session Details").click()
+        _choose(page, "details_session", "tour 0.6")
+        expect(page.get_by_role("heading", name="tour 0.6")).to_be_visible(timeout=SECONDS)
+        charts = page.locator('[data-testid="stVegaLiteChart"]')
+        expect(charts).to_have_count(5, timeout=SECONDS)  # 4 metric charts + per class
+        screenshot(page, "4-session-details", tmp_path)
+
+        page.get_by_role("tab", name="Compare").click()
+        _choose(page, "compare_sessions", "tour 0.35", "tour 0.85")
+        chosen = page.locator(".st-key-compare_sessions")
+        expect(chosen).to_contain_text("tour 0.35", timeout=SECONDS)
+        expect(chosen).to_contain_text("tour 0.85", timeout=SECONDS)
+        expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(1, timeout=SECONDS)
+        screenshot(page, "5-compare", tmp_path)
+
+        page.get_by_role("tab", name="Sweeps").click()
+        expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(1, timeout=SECONDS)
+        expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(1, timeout=SECONDS)
+        screenshot(page, "6-sweeps", tmp_path)
+    finally:
+        running.finish("completed")
+
+
+def test_epochs_and_completion_appear_without_a_reload(
+    page: Any, base: str, board_db: str, home: None
+) -> None:
+    from playwright.sync_api import expect
+
+    with psycopg.connect(board_db, autocommit=True) as conn:
+        completed = _completed(conn)
+    run = log_run(board_db, "watched live", epochs=6, logged=1, status=None)
+    _goto(page, base)
+    card = page.locator(f".st-key-active-{run.id}")
+    expect(card).to_contain_text("Epoch 1/6", timeout=SECONDS)
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+    for epoch in (1, 2):
+        log_epoch(run, epoch, 6, 0.5)
+    run.flush()
+    expect(card).to_contain_text("Epoch 3/6", timeout=SECONDS)
+    expect(card).to_contain_text("50%", timeout=SECONDS)
+
+    for epoch in range(3, 6):
+        log_epoch(run, epoch, 6, 0.5)
+    run.finish("completed")
+    expect(card).to_have_count(0, timeout=SECONDS)
+    expect(_metric(page, "Completed runs")).to_contain_text(str(completed + 1), timeout=SECONDS)
+    assert page.evaluate("window.__sameDocument") is True
+
+
+def test_the_leaderboard_reranks_live(page: Any, base: str, board_db: str, home: None) -> None:
+    from playwright.sync_api import expect
+
+    log_run(board_db, "steady", quality=0.7)
+    _goto(page, base, "Model Leaderboard")
+    first = page.locator(".st-key-podium [data-testid='stMetric']").first
+    expect(first).to_be_visible(timeout=SECONDS)
+    page.evaluate("window.__sameDocument = true")
+    log_run(board_db, "new champion", quality=0.99)
+    expect(first).to_contain_text("🏆 new champion", timeout=SECONDS)
+    assert page.evaluate("window.__sameDocument") is True
+
+
+def test_the_stop_button_stops_a_running_session(
+    page: Any, base: str, board_db: str, home: None
+) -> None:
+    from playwright.sync_api import expect
+
+    run = log_run(
+        board_db, "to be stopped", epochs=200, logged=1, status=None, heartbeat_interval=0.5
+    )
+    stopped = threading.Event()
+
+    def train() -> None:  # a training loop that honours stop requests, as `track()` does
+        for epoch in range(1, 200):
+            if run.stop_requested:
+                run.finish("cancelled", status_reason="stopped from the dashboard")
+                return
+            log_epoch(run, epoch, 200, 0.5)
+            if stopped.wait(0.3):
+                return
+        run.finish("completed")
+
+    trainer = threading.Thread(target=train, daemon=True)
+    trainer.start()
+    try:
+        _goto(page, base)
+        card = page.locator(f".st-key-active-{run.id}")
+        expect(card).to_contain_text("to be stopped", timeout=SECONDS)
+        card.get_by_role("button", name="Stop").click()
+        trainer.join(20)
+        assert not trainer.is_alive(), "the training did not stop"
+        with psycopg.connect(board_db, autocommit=True) as conn:
+            row = conn.execute(
+                "select status, stop_requested from training_sessions where id = %s", (run.id,)
+            ).fetchone()
+        assert row == ("cancelled", True)
+        expect(card).to_have_count(0, timeout=SECONDS)
+    finally:
+        stopped.set()
+        trainer.join(5)
+        wait_for(lambda: not trainer.is_alive(), what="the training thread")
