@@ -1,0 +1,210 @@
+"""Dashboard benchmark: commit-to-browser latency, first render of a large database, memory.
+
+Starts a throwaway Postgres (Debian's binaries), migrates it, serves ``mltrack dashboard`` on
+it and drives Debian's Chromium with Playwright (as the browser tests do):
+
+1. latency: a running session's epochs are committed one by one (``log_epoch`` in SQL,
+   autocommit); a MutationObserver in the page stamps when the card shows each epoch; the
+   figure is that stamp minus the commit time (same clock), over ``--updates`` epochs
+   (goal: p95 <= 1 s);
+2. first render: ``--sessions`` completed sessions with ``--epochs`` metric rows each (10,000 and
+   100: a million rows) are written through the SQL API; then the time from opening the page
+   to the summary cards and the tabs on a cold server (its store reads everything), on a warm one,
+   and to the Training History table (goal: <= 2 s);
+3. memory: the server's RSS (its process tree) with 1 and with ``--tabs`` open tabs.
+
+    .venv/bin/python benchmarks/dashboard_latency.py                       # 10,000 x 100
+    .venv/bin/python benchmarks/dashboard_latency.py --sessions 2000 --updates 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+from psycopg.types.json import Jsonb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mltrack_sdk.migrate import migrate
+from mltrack_sdk.testing.postgres import TempPostgres
+from tests.dashboard.browser import chromium, served_dashboard, wait_live
+
+SEEN_JS = """(sid) => {
+  window.__seen = {};
+  const look = () => {
+    const card = document.querySelector('.st-key-active-' + sid);
+    const m = card && card.innerText.match(/Epoch (\\d+)\\//);
+    if (m && !(m[1] in window.__seen)) window.__seen[m[1]] = Date.now();
+  };
+  new MutationObserver(look).observe(document.body,
+    {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def _rows(epochs: int, quality: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "epoch": e,
+            "box_loss": 1.5 - e / epochs,
+            "cls_loss": 1.2 - e / epochs,
+            "dfl_loss": 1.1,
+            "total_loss": 3.8 - 2.5 * e / epochs,
+            "precision": 0.5,
+            "recall": 0.4,
+            "map50": quality * (e + 1) / epochs,
+            "map50_95": 0.7 * quality * (e + 1) / epochs,
+            "learning_rate": 0.01,
+        }
+        for e in range(epochs)
+    ]
+
+
+def load(url: str, sessions: int, epochs: int) -> float:
+    """``sessions`` completed sessions of ``epochs`` epochs, through the SQL API; seconds taken."""
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for i in range(sessions):
+            quality = 0.2 + 0.8 * ((i * 7919) % sessions) / sessions
+            sid = conn.execute(
+                "select id from start_session(session_name => %s, model_type => 'yolov8n',"
+                " dataset_name => 'shapes', epochs => %s)",
+                (f"bench {i}", epochs),
+            ).fetchone()[0]  # type: ignore[index]
+            conn.execute(
+                "select log_epochs(session_id => %s, metrics => %s)",
+                (sid, Jsonb(_rows(epochs, quality))),
+            )
+            conn.execute("select finish_session(session_id => %s)", (sid,))
+            if i and i % 1000 == 0:
+                print(f"  {i} sessions written", flush=True)
+    return time.perf_counter() - started
+
+
+def _server_rss_mb(pid: int) -> float:
+    root = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
+
+
+def first_render(browser: Any, base: str, sessions: int) -> float:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    started = time.perf_counter()
+    page.goto(base)
+    expect(page.locator(".st-key-summary-cards")).to_contain_text(str(sessions), timeout=120_000)
+    expect(page.get_by_role("tab", name="Sweeps")).to_be_visible(timeout=120_000)
+    seconds = time.perf_counter() - started
+    page.close()
+    return seconds
+
+
+def history_render(browser: Any, base: str) -> float:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(base)
+    wait_live(page, 120)
+    started = time.perf_counter()
+    page.get_by_role("tab", name="Training History").click()
+    expect(page.get_by_text("session(s). Select a row")).to_be_visible(timeout=120_000)
+    expect(page.locator('[data-testid="stDataFrame"] canvas').first).to_be_visible(timeout=60_000)
+    seconds = time.perf_counter() - started
+    page.close()
+    return seconds
+
+
+def latency(browser: Any, base: str, url: str, updates: int) -> list[float]:
+    """Milliseconds from each epoch's commit to the card showing it."""
+    from playwright.sync_api import expect
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        sid = str(
+            conn.execute(
+                "select id from start_session(session_name => 'latency', model_type => 'yolov8n',"
+                " epochs => %s)",
+                (updates + 1,),
+            ).fetchone()[0]  # type: ignore[index]
+        )
+        conn.execute("select log_epoch(session_id => %s, epoch => 0, map50 => 0.1)", (sid,))
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(base)
+        wait_live(page, 120)
+        expect(page.locator(f".st-key-active-{sid}")).to_contain_text("Epoch 1/", timeout=60_000)
+        page.evaluate(SEEN_JS, sid)
+        found: list[float] = []
+        for epoch in range(1, updates + 1):
+            conn.execute(
+                "select log_epoch(session_id => %s, epoch => %s, map50 => 0.2)", (sid, epoch)
+            )
+            committed = time.time() * 1000
+            shown = epoch + 1
+            page.wait_for_function(f"() => window.__seen['{shown}']", timeout=30_000)
+            found.append(page.evaluate(f"window.__seen['{shown}']") - committed)
+            time.sleep(0.25)  # epochs arrive apart, as in a training
+        conn.execute("select finish_session(session_id => %s)", (sid,))
+        page.close()
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--updates", type=int, default=30)
+    parser.add_argument("--tabs", type=int, default=10)
+    args = parser.parse_args()
+    results: dict[str, Any] = {
+        "sessions": args.sessions,
+        "metric_rows": args.sessions * args.epochs,
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="mltrack-dashbench-"))
+    settings = {"fsync": "off", "synchronous_commit": "off", "shared_preload_libraries": "''"}
+    with TempPostgres(tcp=True, settings=settings) as pg:
+        url = pg.url("postgres")
+        migrate(url)
+        print(f"writing {args.sessions} sessions x {args.epochs} epochs ...", flush=True)
+        results["load_seconds"] = round(load(url, args.sessions, args.epochs), 1)
+        config = {"MLTRACK_DATABASE_URL": url}
+        with served_dashboard(config, workdir, timeout=120) as (base, process), chromium() as b:
+            results["first_render_cold_s"] = round(first_render(b, base, args.sessions), 2)
+            results["first_render_warm_s"] = round(first_render(b, base, args.sessions), 2)
+            results["history_table_s"] = round(history_render(b, base), 2)
+            ms = latency(b, base, url, args.updates)
+            print(json.dumps(results), flush=True)  # what is measured so far
+            results["latency_ms"] = {
+                "updates": len(ms),
+                "p50": round(statistics.median(ms)),
+                "p95": round(sorted(ms)[max(0, int(len(ms) * 0.95) - 1)]),
+                "max": round(max(ms)),
+            }
+            results["server_rss_mb_1_tab"] = round(_server_rss_mb(process.pid), 1)
+            pages = []
+            for _ in range(args.tabs):
+                page = b.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(base, timeout=120_000, wait_until="commit")
+                wait_live(page, 120)
+                pages.append(page)
+            procs = [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
+            for proc in procs:
+                proc.cpu_percent(interval=None)
+            time.sleep(5)  # every tab ticks ten times
+            results[f"server_rss_mb_{args.tabs}_tabs"] = round(_server_rss_mb(process.pid), 1)
+            results[f"server_cpu_percent_{args.tabs}_tabs_idle"] = round(
+                sum(proc.cpu_percent(interval=None) for proc in procs), 1
+            )
+            for page in pages:
+                page.close()
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
