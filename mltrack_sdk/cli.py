@@ -21,7 +21,7 @@ import typer
 
 from mltrack_sdk import __version__
 from mltrack_sdk.config import DATABASE_URL_ENV
-from mltrack_sdk.errors import MltrackError
+from mltrack_sdk.errors import MltrackError, is_connection_failure
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -100,17 +100,6 @@ def _passwords(url: str) -> list[str]:
     return sorted({p for p in found if p.strip("'")}, key=len, reverse=True)
 
 
-def _is_connection_failure(exc: MltrackError) -> bool:
-    from mltrack_sdk.errors import DatabaseError, DatabaseUnreachableError, is_misconfigured
-
-    if isinstance(exc, DatabaseUnreachableError):
-        return True
-    # Wrong password, user or database name; or a connection refused before any SQLSTATE.
-    return isinstance(exc, DatabaseError) and (
-        is_misconfigured(exc) or exc.message.startswith("cannot connect")
-    )
-
-
 def _tried_url(database_url: Any) -> str | None:
     """The database a command connected to: its ``--database-url``, else the SDK's resolution
     (environment, Supabase settings, ``mltrack up``), password hidden."""
@@ -138,7 +127,7 @@ def domain_errors(func: Callable[P, R]) -> Callable[P, R]:
             given = kwargs.get("database_url")
             for password in _passwords(given) if isinstance(given, str) else ():
                 line = line.replace(password, "***")  # a driver may quote the URL it refused
-            if _is_connection_failure(exc):
+            if is_connection_failure(exc):
                 tried = _tried_url(kwargs.get("database_url"))
                 if tried and tried not in line:
                     line += f" (database: {tried})"

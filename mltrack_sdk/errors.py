@@ -212,6 +212,17 @@ def is_permanent(exc: DatabaseError) -> bool:
     return code[:2] in PERMANENT_SQLSTATE_PREFIXES or code in AUTH_CODES
 
 
+def is_connection_failure(exc: BaseException) -> bool:
+    """True when the connection itself failed: the backend unreachable, or settings that cannot
+    work (wrong password, user or database name), or a connection refused before any SQLSTATE.
+    (What a failed call then becomes is :func:`classify`'s answer.)"""
+    if isinstance(exc, DatabaseUnreachableError):
+        return True
+    return isinstance(exc, DatabaseError) and (
+        is_misconfigured(exc) or exc.message.startswith("cannot connect")
+    )
+
+
 class Outcome(enum.Enum):
     """What the SDK does with a call that failed (see :func:`classify`)."""
 
