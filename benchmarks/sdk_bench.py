@@ -17,7 +17,12 @@ Measures:
    committed, session completed). Beside it, a raw ``COPY`` of the same rows into a plain table
    (``like training_metrics``: same columns and primary key, no trigger, CHECK or foreign key)
    in the same run. Goal: >= 50,000 rows/s.
-3. ``python -c "import mltrack_sdk"``: wall time of a fresh interpreter (best and median of
+3. The same two with the issue's realistic row, 16 metrics: the 14 metric columns plus two
+   values in ``extra`` (goal: ``log_epoch`` p50 <= 3 us; end to end >= half of ``COPY`` of the
+   same rows, extra included).
+4. ``--processes N`` (0 = skip; default 32): N training processes, each its own session, log
+   ``--rows`` 16-metric rows together (goal: >= half of ``COPY``, p99 of a call < 100 us).
+5. ``python -c "import mltrack_sdk"``: wall time of a fresh interpreter (best and median of
    ``--import-runs``), with the interpreter's own start-up alone for reference; asserts that
    torch, streamlit and supabase are not imported. Goal: < 150 ms.
 
@@ -29,7 +34,9 @@ as the ``postgres`` OS user when run as root, on a Unix socket only - with defau
 from __future__ import annotations
 
 import argparse
+import array
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -44,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from psycopg.types.json import Jsonb  # noqa: E402
 
 import mltrack_sdk as mlt  # noqa: E402
 from mltrack_sdk.migrate import migrate  # noqa: E402
@@ -88,8 +96,30 @@ def epoch_metrics(epoch: int, epochs: int) -> dict[str, float]:
     }
 
 
-def bench_log_cost(url: str, calls: int) -> dict[str, float]:
-    rows = [epoch_metrics(e, calls) for e in range(calls)]
+def epoch_metrics16(epoch: int, epochs: int) -> dict[str, Any]:
+    """The issue's realistic epoch: the 14 metric columns and two values in ``extra``."""
+    p = epoch / epochs
+    return {
+        **epoch_metrics(epoch, epochs),
+        "epoch_time_seconds": 41.5 - p,
+        "gpu_memory_mb": 3012.0 + p,
+        "extra": {"lr_pg1": 0.01 * (1 - p) + 2e-5, "lr_pg2": 0.01 * (1 - p) + 3e-5},
+    }
+
+
+def _timed_calls(run: mlt.Session, rows: list[dict[str, Any]], samples: Any) -> None:
+    """Log ``rows`` as epochs 0, 1, ... timing each call (ns into ``samples``), then finish."""
+    clock = time.perf_counter_ns
+    log_epoch = run.log_epoch
+    for epoch, metrics in enumerate(rows):
+        t0 = clock()
+        log_epoch(epoch, **metrics)
+        samples[epoch] = clock() - t0
+    run.finish()
+
+
+def bench_log_cost(url: str, calls: int, row: Any = epoch_metrics) -> dict[str, float]:
+    rows = [row(e, calls) for e in range(calls)]
     run = mlt.start_session(
         "sdk_bench log cost",
         model_type="yolov8n",
@@ -98,14 +128,7 @@ def bench_log_cost(url: str, calls: int) -> dict[str, float]:
         finish_timeout=120,
     )
     samples = [0] * calls
-    clock = time.perf_counter_ns
-    log_epoch = run.log_epoch
-    for epoch in range(calls):
-        metrics = rows[epoch]
-        t0 = clock()
-        log_epoch(epoch, **metrics)
-        samples[epoch] = clock() - t0
-    run.finish()
+    _timed_calls(run, rows, samples)
     samples.sort()
     return {
         "calls": calls,
@@ -116,11 +139,13 @@ def bench_log_cost(url: str, calls: int) -> dict[str, float]:
     }
 
 
-def bench_throughput(url: str, n_rows: int, n_sessions: int) -> dict[str, float]:
+def bench_throughput(
+    url: str, n_rows: int, n_sessions: int, row: Any = epoch_metrics
+) -> dict[str, float]:
     """``n_rows`` epochs spread over ``n_sessions`` sessions logged from as many threads (each
     session has its own writer thread and connection, like separate training processes)."""
     per = n_rows // n_sessions
-    rows = [epoch_metrics(e, per) for e in range(per)]
+    rows = [row(e, per) for e in range(per)]
     runs = [
         mlt.start_session(
             f"sdk_bench throughput {i}",
@@ -149,6 +174,15 @@ def bench_throughput(url: str, n_rows: int, n_sessions: int) -> dict[str, float]
         t.join()
     total = time.perf_counter() - t0
     ids = [run.id for run in runs]
+    return _landed_beside_copy(url, ids, rows, total)
+
+
+def _landed_beside_copy(
+    url: str, ids: list[str], rows: list[dict[str, Any]], total: float
+) -> dict[str, float]:
+    """Assert that every row landed and every session completed, then time ``COPY`` of the same
+    rows into a plain table (no trigger, CHECK or foreign key)."""
+    per, n_sessions = len(rows), len(ids)
     with psycopg.connect(url, autocommit=True) as c:
         landed = c.execute(
             "select count(*) from training_metrics where session_id = any(%s::uuid[])", (ids,)
@@ -165,7 +199,8 @@ def bench_throughput(url: str, n_rows: int, n_sessions: int) -> dict[str, float]
             "create table sdk_bench_plain"
             " (like training_metrics including defaults including indexes)"
         )
-        columns = ("session_id", "epoch", *METRIC_COLUMNS)
+        names = [k for k in rows[0] if k != "extra"]
+        columns = ("session_id", "epoch", *names, *(("extra",) if "extra" in rows[0] else ()))
         t1 = time.perf_counter()
         with (
             c.transaction(),
@@ -174,7 +209,10 @@ def bench_throughput(url: str, n_rows: int, n_sessions: int) -> dict[str, float]
         ):
             for session in ids:
                 for epoch, metrics in enumerate(rows):
-                    copy.write_row((session, epoch, *(metrics[k] for k in METRIC_COLUMNS)))
+                    values = [session, epoch, *(metrics[k] for k in names)]
+                    if "extra" in metrics:
+                        values.append(Jsonb(metrics["extra"]))
+                    copy.write_row(values)
         copy_s = time.perf_counter() - t1
         c.execute("drop table sdk_bench_plain")
     n = per * n_sessions
@@ -187,6 +225,50 @@ def bench_throughput(url: str, n_rows: int, n_sessions: int) -> dict[str, float]
         "copy_rows_per_s": n / copy_s,
         "sdk_vs_copy": total / copy_s,
     }
+
+
+def _process_worker(url: str, index: int, per: int, barrier: Any, results: Any) -> None:
+    """One training process of :func:`bench_processes`: its own session, every call timed."""
+    rows = [epoch_metrics16(e, per) for e in range(per)]
+    run = mlt.start_session(
+        f"sdk_bench process {index}",
+        model_type="yolov8n",
+        epochs=per,
+        database_url=url,
+        finish_timeout=600,
+    )
+    samples = array.array("q", bytes(8 * per))
+    barrier.wait()
+    _timed_calls(run, rows, samples)
+    results.put((run.id, time.monotonic(), samples.tobytes()))
+
+
+def bench_processes(url: str, n_rows: int, n_processes: int) -> dict[str, float]:
+    """``n_rows`` 16-metric epochs logged by ``n_processes`` training processes at once, each
+    its own session (spawned: a fresh interpreter, as a separate training job would be)."""
+    ctx = multiprocessing.get_context("spawn")
+    per = n_rows // n_processes
+    barrier, results = ctx.Barrier(n_processes + 1), ctx.Queue()
+    procs = [
+        ctx.Process(target=_process_worker, args=(url, i, per, barrier, results))
+        for i in range(n_processes)
+    ]
+    for proc in procs:
+        proc.start()
+    barrier.wait(timeout=600)
+    t0 = time.monotonic()
+    done = [results.get(timeout=600) for _ in procs]
+    for proc in procs:
+        proc.join()
+    total = max(end for _, end, _ in done) - t0
+    samples = sorted(s for _, _, raw in done for s in array.array("q", raw))
+    report = _landed_beside_copy(
+        url, [sid for sid, _, _ in done], [epoch_metrics16(e, per) for e in range(per)], total
+    )
+    report["processes"] = report.pop("sessions")
+    report["call_p50_us"] = samples[len(samples) // 2] / 1000
+    report["call_p99_us"] = samples[int(len(samples) * 0.99)] / 1000
+    return report
 
 
 def bench_import(runs: int) -> dict[str, float]:
@@ -218,6 +300,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--calls", type=int, default=50_000, help="log_epoch calls timed one by one")
     p.add_argument("--rows", type=int, default=200_000, help="epochs for the throughput run")
     p.add_argument("--sessions", type=int, default=1, help="sessions (threads) sharing --rows")
+    p.add_argument("--processes", type=int, default=32, help="training processes at once (0: skip)")
     p.add_argument("--import-runs", type=int, default=7)
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     p.add_argument("--json", type=Path, help="also write the report here")
@@ -228,6 +311,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if args.quick:
         args.calls, args.rows, args.import_runs = 5_000, 20_000, 3
+        args.processes = min(args.processes, 4)
     os.environ.setdefault("MLTRACK_HOME", tempfile.mkdtemp(prefix="mltrack-sdkbench-home-"))
     server = (
         None
@@ -240,8 +324,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report = {
             "log_epoch_cost": bench_log_cost(url, args.calls),
             "throughput": bench_throughput(url, args.rows, args.sessions),
+            "log_epoch_cost16": bench_log_cost(url, args.calls, epoch_metrics16),
+            "throughput16": bench_throughput(url, args.rows, args.sessions, epoch_metrics16),
             "import": bench_import(args.import_runs),
         }
+        if args.processes:
+            report["processes"] = bench_processes(url, args.rows, args.processes)
     finally:
         if server is not None:
             server.close()
@@ -265,9 +353,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"median {imp['import_median_ms']:.0f} ms "
         f"(bare python {imp['bare_python_median_ms']:.0f} ms) (goal < 150 ms)"
     )
+    print_16(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def print_16(report: dict[str, Any]) -> None:
+    """The lines of the 16-metric row, each figure beside ``COPY`` of the same rows."""
+    cost, tp = report["log_epoch_cost16"], report["throughput16"]
+    copy_us = 1e6 / tp["copy_rows_per_s"]
+    print(
+        f"log_epoch (16 metrics: 14 + 2 in extra, {cost['calls']} calls): "
+        f"p50 {cost['p50_us']:.2f} us, p99 {cost['p99_us']:.2f} us, mean {cost['mean_us']:.2f} us"
+        f" = {cost['p50_us'] / copy_us:.2f}x / {cost['p99_us'] / copy_us:.2f}x of COPY's"
+        f" {copy_us:.2f} us per row (goal p50 <= 3)"
+    )
+    print(
+        f"end-to-end, 16 metrics ({tp['rows']} rows, {tp['sessions']} session(s)): "
+        f"{tp['sdk_rows_per_s']:,.0f} rows/s ({tp['sdk_seconds']:.2f} s) beside COPY "
+        f"{tp['copy_rows_per_s']:,.0f} rows/s ({tp['copy_seconds']:.2f} s): "
+        f"{tp['sdk_rows_per_s'] / tp['copy_rows_per_s']:.2f}x of COPY (goal >= 0.5x)"
+    )
+    pr = report.get("processes")
+    if pr:
+        print(
+            f"{pr['processes']} training processes, 16 metrics ({pr['rows']} rows): "
+            f"{pr['sdk_rows_per_s']:,.0f} rows/s ({pr['sdk_seconds']:.2f} s) beside COPY "
+            f"{pr['copy_rows_per_s']:,.0f} rows/s: "
+            f"{pr['sdk_rows_per_s'] / pr['copy_rows_per_s']:.2f}x of COPY (goal >= 0.5x); "
+            f"call p50 {pr['call_p50_us']:.2f} us, p99 {pr['call_p99_us']:.2f} us (goal < 100)"
+        )
 
 
 if __name__ == "__main__":
