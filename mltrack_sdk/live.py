@@ -85,7 +85,9 @@ class ChangeSource(Protocol):
 
     ``run`` calls ``emit(change)`` for every change, returns soon (within about a second) after
     ``stop`` is set, retries connection trouble by itself, and raises only when retrying cannot
-    help (the feed then re-raises the error to its reader).
+    help (the feed then re-raises the error to its reader). A source may also have
+    ``wait_ready(timeout) -> bool`` (see :meth:`ChangeFeed.wait_ready`): True while it is
+    connected and caught up, False while its connection is down.
     """
 
     def run(self, emit: Emit, stop: threading.Event) -> None: ...
@@ -128,15 +130,15 @@ class ChangeFeed:
             self._queue.put(_END)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
-        """Block until the source receives changes; False on a timeout (or if the source cannot
-        tell: it has neither ``wait_ready`` nor ``wait_subscribed``)::
+        """Block until the source receives changes; False on a timeout, or if the source cannot
+        tell (it has no ``wait_ready``). Both sources mean the same by it: connected, listening
+        and caught up; it turns False again while their connection is down (a reader shows
+        "reconnecting" then) and True once the catch-up after the reconnect is emitted::
 
             feed = change_feed(url)
             feed.wait_ready(10)   # changes made from now on are delivered
         """
-        wait = getattr(self.source, "wait_ready", None) or getattr(
-            self.source, "wait_subscribed", None
-        )
+        wait = getattr(self.source, "wait_ready", None)
         return bool(wait(timeout)) if wait is not None else False
 
     @property

@@ -129,12 +129,19 @@ class RealtimeSource:
         #: Rows per catch-up read: at most the project's PostgREST max_rows (1,000 by default).
         self.page_size = 1000
         self.timeout = timeout
-        self._subscribed = threading.Event()
+        self._ready = threading.Event()
         self._mark: datetime | None = None
 
-    def wait_subscribed(self, timeout: float | None = None) -> bool:
-        """Block until the first subscription (and any catch-up) is done; False on a timeout."""
-        return self._subscribed.wait(timeout)
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until the source is subscribed (and has caught up after a reconnect); False on
+        a timeout. Cleared while the connection is down, as :class:`PostgresSource`'s::
+
+            assert source.wait_ready(10)
+        """
+        return self._ready.wait(timeout)
+
+    #: The former name of :meth:`wait_ready`.
+    wait_subscribed = wait_ready
 
     def run(self, emit: Callable[[Change], None], stop: threading.Event) -> None:
         """Emit changes until ``stop`` is set (within about 0.1 s); see the class docstring."""
@@ -246,7 +253,7 @@ class RealtimeSource:
             since, self._mark = self._mark, datetime.now(timezone.utc)
             if since is not None:
                 await self._catch_up(client, emit, since - self.catch_up_margin)
-            self._subscribed.set()
+            self._ready.set()
             while not stop.is_set():
                 if ended.is_set():
                     if "refused" in outcome:
@@ -257,6 +264,8 @@ class RealtimeSource:
                     raise _Lost(f"{status} {error or ''}".strip())
                 await asyncio.sleep(0.1)
         finally:
+            # Not subscribed any more: readers see the source as down until the next catch-up.
+            self._ready.clear()
             try:
                 await client.realtime.close()
             finally:
