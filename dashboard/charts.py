@@ -66,22 +66,42 @@ def loss_chart(frame: pd.DataFrame, height: int = 260) -> alt.Chart:
     )
 
 
-def mini_chart(frame: pd.DataFrame, height: int = 110) -> alt.Chart:
-    """A card's small chart of recent epochs: one line per series, no axis titles.
+def mini_chart(scores: pd.DataFrame, losses: pd.DataFrame, height: int = 110) -> alt.LayerChart:
+    """A card's small chart of recent epochs: ``scores`` (mAP) on the left axis, ``losses`` on
+    the right one, each with a scale of its own - on one axis a loss of 3 would flatten an mAP
+    of 0.05 into a line at the bottom. Losses are dashed; one legend names every series.
 
     Example::
 
-        mini_chart(data.metrics_frame(recent, ["map50_95", "total_loss"]))
-    """
-    return (
-        alt.Chart(frame)
-        .mark_line(point=alt.OverlayMarkDef(size=10))
-        .encode(
-            x=alt.X("epoch:Q", title=None, axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-            color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")),
-            tooltip=["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".4g")],
+        mini_chart(
+            data.metrics_frame(recent, ["map50_95", "map50"]),
+            data.metrics_frame(recent, ["total_loss"]),
         )
+    """
+    x = alt.X("epoch:Q", title=None, axis=alt.Axis(tickMinStep=1, format="d"))
+    color = alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom"))
+    tooltip = ["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".4g")]
+
+    def side(frame: pd.DataFrame, title: str, orient: str, dash: list[int]) -> alt.Chart:
+        return (
+            alt.Chart(frame)
+            .mark_line(point=alt.OverlayMarkDef(size=10), **({"strokeDash": dash} if dash else {}))
+            .encode(
+                x=x,
+                y=alt.Y(
+                    "value:Q",
+                    title=title,
+                    scale=alt.Scale(zero=False),
+                    axis=alt.Axis(orient=orient, tickCount=3),
+                ),
+                color=color,
+                tooltip=tooltip,
+            )
+        )
+
+    return (
+        alt.layer(side(scores, "mAP", "left", []), side(losses, "loss", "right", [4, 2]))
+        .resolve_scale(y="independent")
         .properties(height=height)
     )
 

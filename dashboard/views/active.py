@@ -63,9 +63,10 @@ def card(store: LiveStore, c: data.ActiveCard, recent: tuple[EpochMetrics, ...])
             )
         if c.stop_requested:
             st.caption("Stop requested: the run ends after its current epoch.")
-        frame = data.metrics_frame(recent, ["map50_95", "map50", "total_loss"])
-        if not frame.empty:
-            st.altair_chart(charts.mini_chart(frame), width="stretch")
+        scores = data.metrics_frame(recent, ["map50_95", "map50"])
+        losses = data.metrics_frame(recent, ["total_loss"])
+        if not (scores.empty and losses.empty):
+            st.altair_chart(charts.mini_chart(scores, losses), width="stretch")
 
 
 def render(store: LiveStore, snap: Snapshot) -> None:
