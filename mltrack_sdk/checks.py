@@ -223,10 +223,61 @@ def check_fraction(field: str, value: Any) -> float | None:
     return number
 
 
+#: An upper bound of the jsonb text of any finite double: ``-5e-324`` is "-0.000...5" (327
+#: characters), ``-1.8e308`` 310; json.dumps' repr is at most 24.
+_FLOAT_BOUND = 330
+#: Integers below this in magnitude have at most 18 digits (and a sign).
+_INT_BOUND = 10**18
+#: What :func:`flat_json_bound` returns for a dict it cannot bound cheaply.
+NOT_FLAT = 1 << 62
+
+
+def flat_json_bound(value: dict[Any, Any]) -> int:
+    """An upper bound, in bytes, of the jsonb text (and of json.dumps' text) of ``value``, or
+    :data:`NOT_FLAT` unless every key is printable ASCII text and every value a finite float, an
+    integer below 10**18 in magnitude, printable ASCII text, a bool or None - values that both
+    JSON and jsonb take as they are, so nothing needs encoding to know the dict is good. Costs
+    about 50 ns a key: ``flat_json_bound({"lr_pg1": 0.01}) == 350``."""
+    size = 2 + 6 * len(value)  # braces; per key its quotes, ": " and ", " (one too many)
+    for key, item in value.items():
+        if type(key) is not str or not (key.isascii() and key.isprintable()):
+            return NOT_FLAT
+        size += 2 * len(key)  # a '"' or a '\\' is escaped as two characters
+        kind = type(item)
+        if kind is float:
+            if item - item != 0.0:  # NaN or infinity
+                return NOT_FLAT
+            size += _FLOAT_BOUND
+        elif kind is int:
+            if not -_INT_BOUND < item < _INT_BOUND:
+                return NOT_FLAT
+            size += 19
+        elif kind is str:
+            if not (item.isascii() and item.isprintable()):
+                return NOT_FLAT
+            size += 2 * len(item) + 2
+        elif item is None or kind is bool:
+            size += 5
+        else:
+            return NOT_FLAT
+    return size
+
+
 def check_json_object(field: str, value: Any, max_bytes: int) -> dict[str, Any]:
     """A JSON-encodable dict (finite numbers only, text Postgres can store) whose jsonb text is
     at most ``max_bytes`` bytes: the size the database measures, not json.dumps' (jsonb writes
-    ``1e300`` with all its digits and non-ASCII text as UTF-8)."""
+    ``1e300`` with all its digits and non-ASCII text as UTF-8).
+
+    A flat dict of plain values whose :func:`flat_json_bound` fits is taken without encoding it
+    (the writer encodes it once, to send it); anything else is encoded here to check it, with
+    the same result and errors (:func:`check_json_object_encoded`)."""
+    if type(value) is dict and flat_json_bound(value) <= max_bytes:
+        return dict(value)
+    return check_json_object_encoded(field, value, max_bytes)
+
+
+def check_json_object_encoded(field: str, value: Any, max_bytes: int) -> dict[str, Any]:
+    """:func:`check_json_object` by encoding ``value`` with json.dumps (the full check)."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
