@@ -9,6 +9,7 @@ the backend becomes :class:`TransportUnavailable`.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mltrack_sdk.errors import DatabaseUnreachableError
@@ -23,6 +24,22 @@ class TransportUnavailable(DatabaseUnreachableError):
 
     A :class:`~mltrack_sdk.errors.DatabaseUnreachableError`, the one exported error for "the
     database is unreachable": ``except mlt.DatabaseUnreachableError`` catches it from a read."""
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What :meth:`Transport.select_columns` returns: one list per column, rows in order.
+
+    ``types`` names each column's Postgres type (``format_type``) when the values are already
+    the Python values of those types (psycopg's loaders: ``uuid`` -> ``UUID``, ``timestamp with
+    time zone`` -> aware ``datetime``, ``jsonb`` -> decoded JSON); it is None when they are
+    JSON values that still need parsing (PostgREST sends uuids and timestamps as strings)::
+
+        Columns(data={"epoch": [0, 1], "map50": [0.1, None]}, types={"epoch": "integer", ...})
+    """
+
+    data: dict[str, list[Any]]
+    types: dict[str, str] | None = None
 
 
 class Transport(Protocol):
@@ -52,6 +69,19 @@ class Transport(Protocol):
     ) -> list[dict[str, Any]]:
         """Rows of a table or view. ``filters`` are equalities (a list value means IN);
         ``order`` is ``(column, descending)`` pairs."""
+        ...
+
+    def select_columns(
+        self,
+        relation: str,
+        columns: Sequence[str],
+        *,
+        filters: Mapping[str, Any] | None = None,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+    ) -> Columns:
+        """Only ``columns`` of the rows :meth:`select` would return, one list per column (in
+        the order of ``columns``) - what a chart draws, without a dict per row."""
         ...
 
     def close(self) -> None:

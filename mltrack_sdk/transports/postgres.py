@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 from psycopg.adapt import PyFormat
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
 from mltrack_sdk.errors import DatabaseError, database_error
-from mltrack_sdk.transports.base import TransportUnavailable
+from mltrack_sdk.transports.base import Columns, TransportUnavailable
 
 if TYPE_CHECKING:
     from mltrack_sdk.connect import Target
@@ -126,6 +126,7 @@ class PostgresTransport:
         self._conn: psycopg.Connection[dict[str, Any]] | None = None
         self._lock = threading.Lock()
         self._signatures: dict[str, _Signature] = {}
+        self._relation_types: dict[str, dict[str, str]] = {}
 
     # -- connection -------------------------------------------------------------------------
 
@@ -181,11 +182,16 @@ class PostgresTransport:
                 return  # a broken socket: nothing left to release
 
     def _execute(
-        self, query: sql.Composed | sql.SQL, params: Sequence[Any]
-    ) -> list[dict[str, Any]]:
+        self, query: sql.Composed | sql.SQL, params: Sequence[Any], *, tuples: bool = False
+    ) -> list[Any]:
+        """Rows as dicts; with ``tuples``, as tuples in binary format (C loaders, no dicts)."""
         with self._lock:
             try:
-                cur = self._connection().execute(query, params)
+                conn = self._connection()
+                if tuples:
+                    cur = conn.cursor(binary=True, row_factory=tuple_row).execute(query, params)
+                else:
+                    cur = conn.execute(query, params)
                 return cur.fetchall() if cur.description is not None else []
             except psycopg.Error as exc:
                 raise self._translate(exc) from exc
@@ -262,16 +268,13 @@ class PostgresTransport:
             return [r if signature.returns_row else next(iter(r.values())) for r in rows]
         return next(iter(rows[0].values())) if rows else None
 
-    def select(
+    def _where_order_limit(
         self,
-        relation: str,
-        *,
-        filters: Mapping[str, Any] | None = None,
-        order: Sequence[tuple[str, bool]] = (),
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """Rows of ``public.<relation>`` (see the Transport protocol)."""
-        query: sql.Composed = sql.SQL("select * from public.{}").format(sql.Identifier(relation))
+        filters: Mapping[str, Any] | None,
+        order: Sequence[tuple[str, bool]],
+        limit: int | None,
+    ) -> tuple[sql.Composed, list[Any]]:
+        query = sql.Composed([])
         params: list[Any] = []
         if filters:
             conditions = []
@@ -299,7 +302,86 @@ class PostgresTransport:
             )
         if limit is not None:
             query += sql.SQL(" limit {}").format(sql.Literal(int(limit)))
+        return query, params
+
+    def select(
+        self,
+        relation: str,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of ``public.<relation>`` (see the Transport protocol)."""
+        rest, params = self._where_order_limit(filters, order, limit)
+        query = sql.SQL("select * from public.{}").format(sql.Identifier(relation)) + rest
         return self._execute(query, params)
+
+    def _column_types(self, relation: str) -> dict[str, str]:
+        """Column -> type name of ``public.<relation>``, read from the catalog once."""
+        found = self._relation_types.get(relation)
+        if found is None:
+            rows = self._execute(
+                sql.SQL(
+                    "select a.attname, format_type(a.atttypid, a.atttypmod) as type"
+                    " from pg_attribute a"
+                    " where a.attrelid = to_regclass(format('public.%%I', %s::text))"
+                    " and a.attnum > 0 and not a.attisdropped order by a.attnum"
+                ),
+                (relation,),
+            )
+            if not rows:
+                raise database_error("42P01", f'relation "public.{relation}" does not exist')
+            found = {r["attname"]: r["type"] for r in rows}
+            self._relation_types[relation] = found
+        return found
+
+    def select_columns(
+        self,
+        relation: str,
+        columns: Sequence[str],
+        *,
+        filters: Mapping[str, Any] | None = None,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+    ) -> Columns:
+        """Only ``columns`` of ``public.<relation>``, one list per column (see the protocol).
+
+        Binary rows as tuples, so psycopg's C loaders do the decoding; JSON columns come as text
+        and are parsed with one ``json.loads`` per column instead of one per row.
+        """
+        known = self._column_types(relation)
+        types: dict[str, str] = {}
+        for column in columns:
+            if column not in known:
+                raise database_error(
+                    "42703", f'{column}: column "{column}" of "{relation}" does not exist'
+                )
+            types[column] = known[column]
+        json_columns = {c for c, t in types.items() if t in ("json", "jsonb")}
+        picked = [
+            sql.SQL("{}::text").format(sql.Identifier(c))
+            if c in json_columns
+            else sql.Identifier(c)
+            for c in types
+        ]
+        rest, params = self._where_order_limit(filters, order, limit)
+        query = (
+            sql.SQL("select {} from public.{}").format(
+                sql.SQL(", ").join(picked), sql.Identifier(relation)
+            )
+            + rest
+        )
+        rows = self._execute(query, params, tuples=True)
+        values = list(zip(*rows, strict=True)) if rows else [() for _ in types]
+        data: dict[str, list[Any]] = {}
+        for column, column_values in zip(types, values, strict=True):
+            if column in json_columns and column_values:
+                texts = ("null" if v is None else v for v in column_values)
+                data[column] = json.loads("[" + ",".join(texts) + "]")
+            else:
+                data[column] = list(column_values)
+        return Columns(data, types)
 
     def close(self) -> None:
         """Close the connection (a later call opens a new one).

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mltrack_sdk.errors import DatabaseError, MltrackError, database_error
-from mltrack_sdk.transports.base import TransportUnavailable
+from mltrack_sdk.transports.base import Columns, TransportUnavailable
 
 if TYPE_CHECKING:
     from postgrest.exceptions import APIError
@@ -200,6 +200,30 @@ class SupabaseTransport:
             if len(page) < want:
                 break
         return rows
+
+    def select_columns(
+        self,
+        relation: str,
+        columns: Sequence[str],
+        *,
+        filters: Mapping[str, Any] | None = None,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+    ) -> Columns:
+        """Only ``columns`` of the rows :meth:`select` returns, one list per column; the values
+        are JSON as PostgREST sent them (``types`` is None: the caller parses them)::
+
+            transport.select_columns("training_metrics", ["epoch", "map50"],
+                                     filters={"session_id": sid}, order=[("epoch", False)])
+        """
+        rows = self.select(relation, filters=filters, order=order, limit=limit)
+        if rows:
+            missing = [c for c in columns if c not in rows[0]]
+            if missing:
+                raise database_error(
+                    "42703", f'{missing[0]}: column "{missing[0]}" of "{relation}" does not exist'
+                )
+        return Columns({c: [row[c] for row in rows] for c in columns})
 
     def close(self) -> None:
         """Close the HTTP client."""

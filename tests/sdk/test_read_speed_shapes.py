@@ -1,0 +1,202 @@
+"""The fast read path returns exactly what per-row validation returns.
+
+``Client.metrics()`` builds its models from typed columns (psycopg's binary loaders, one JSON
+parse per column, no pydantic model validated per row), and ``Client.metrics_columns()`` hands
+the columns out as lists. For any rows the database accepts, both must equal what
+``EpochMetrics.model_validate`` of each ``select *`` row gives - values, types, time zones and
+field order - over the real Postgres transport, and over Supabase (the FAKE PostgREST in front of
+the same REAL database) the columns must be the same as over Postgres.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from mltrack_sdk.client import METRIC_FIELDS, Client
+from mltrack_sdk.errors import InvalidValueError
+from mltrack_sdk.models import EpochMetrics, TrainingSession
+from mltrack_sdk.rows import build_models, typed_columns
+from mltrack_sdk.transports.postgres import PostgresTransport
+from mltrack_sdk.transports.supabase import SupabaseTransport
+from tests.fakes.fake_supabase import RunningFake, make_key
+
+FRACTIONS = ("precision", "recall", "map50", "map50_95")
+NON_NEGATIVE = tuple(
+    f for f in METRIC_FIELDS if f not in (*FRACTIONS, "session_id", "epoch", "extra", "recorded_at")
+)
+
+text = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=8)
+json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+        text,
+    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@st.composite
+def epoch_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    epochs = draw(st.lists(st.integers(0, 5000), min_size=0, max_size=12, unique=True))
+    rows = []
+    for epoch in epochs:
+        row: dict[str, Any] = {"epoch": epoch}
+        for name in FRACTIONS:
+            row[name] = draw(st.none() | st.floats(0, 1))
+        for name in NON_NEGATIVE:
+            row[name] = draw(st.none() | st.floats(0, 1e300) | st.integers(0, 10**6))
+        row["extra"] = draw(st.dictionaries(text, json_values, max_size=4))
+        rows.append(row)
+    return rows
+
+
+def validated(transport: Any, sid: str) -> list[EpochMetrics]:
+    """The reference: ``select *`` rows, each validated by pydantic."""
+    rows = transport.select(
+        "training_metrics", filters={"session_id": sid}, order=[("epoch", False)]
+    )
+    return [EpochMetrics.model_validate(r) for r in rows]
+
+
+@pytest.fixture
+def pg_client(db_url: str) -> Iterator[Client]:
+    transport = PostgresTransport(db_url)
+    try:
+        yield Client(transport)
+    finally:
+        transport.close()
+
+
+def _start(client: Client, name: str = "r") -> str:
+    row = client.transport.rpc(
+        "start_session", {"session_name": name, "model_type": "yolov8n", "epochs": 5001}
+    )
+    return str(row["id"])
+
+
+@settings(
+    max_examples=30,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(rows=epoch_rows())
+def test_fast_path_equals_per_row_validation(pg_client: Client, rows: list[dict[str, Any]]) -> None:
+    sid = _start(pg_client)
+    if rows:
+        pg_client.transport.rpc("log_epochs", {"session_id": sid, "metrics": rows})
+    expected = validated(pg_client.transport, sid)
+    assert len(expected) == len(rows)
+
+    got = pg_client.metrics(sid)
+    assert got == expected
+    # Equal models can still differ in what users see: field order, time zone, int vs float.
+    assert [repr(m) for m in got] == [repr(m) for m in expected]
+    assert [m.model_dump_json() for m in got] == [m.model_dump_json() for m in expected]
+    assert all(m.model_fields_set == set(METRIC_FIELDS) for m in got)
+
+    columns = pg_client.metrics_columns(sid)
+    assert list(columns) == ["epoch", *(f for f in METRIC_FIELDS if f != "epoch")]
+    for name, values in columns.items():
+        assert values == [getattr(m, name) for m in expected], name
+        assert [type(v) for v in values] == [type(getattr(m, name)) for m in expected], name
+
+    picked = sorted({r["epoch"] for r in rows})[1::2]
+    assert pg_client.metrics(sid, epochs=picked) == [m for m in expected if m.epoch in picked]
+
+
+def test_columns_are_the_same_over_supabase(pg_client: Client, direct_db_url: str) -> None:
+    sid = _start(pg_client)
+    rows = [
+        {"epoch": e, "map50": e / 10, "total_loss": 3 - e / 4, "extra": {"lr/pg1": e, "n": [e]}}
+        for e in range(6)
+    ]
+    pg_client.transport.rpc("log_epochs", {"session_id": sid, "metrics": rows})
+    fake = RunningFake(direct_db_url)
+    supabase = Client(SupabaseTransport(fake.url, make_key("service_role")))
+    try:
+        for kwargs in ({}, {"columns": ["map50", "recorded_at"]}, {"epochs": [5, 1]}):
+            over_rest = supabase.metrics_columns(sid, **kwargs)
+            assert over_rest == pg_client.metrics_columns(sid, **kwargs)
+        assert isinstance(over_rest["recorded_at"][0], datetime)
+        assert over_rest["session_id"] == [uuid.UUID(sid)] * 2
+        reference = validated(pg_client.transport, sid)
+        assert supabase.metrics(sid) == pg_client.metrics(sid) == reference
+    finally:
+        supabase.transport.close()
+        fake.stop()
+
+
+def test_metrics_columns_shapes_and_bad_input(pg_client: Client) -> None:
+    sid = _start(pg_client)
+    pg_client.transport.rpc(
+        "log_epochs",
+        {"session_id": sid, "metrics": [{"epoch": e, "map50_95": e / 10} for e in (3, 0, 1)]},
+    )
+    chart = pg_client.metrics_columns(sid, ["map50_95", "epoch", "map50_95"])
+    assert chart == {"epoch": [0, 1, 3], "map50_95": [0.0, 0.1, 0.3]}
+    assert pg_client.metrics_columns(sid, ("recall",), epochs=range(1, 3)) == {
+        "epoch": [1],
+        "recall": [None],
+    }
+    assert pg_client.metrics_columns(sid, ["map50"], epochs=[]) == {"epoch": [], "map50": []}
+    nobody = pg_client.metrics_columns(str(uuid.uuid4()))
+    assert list(nobody) == ["epoch", *(f for f in METRIC_FIELDS if f != "epoch")]
+    assert all(v == [] for v in nobody.values())
+    assert pg_client.metrics(str(uuid.uuid4())) == []
+
+    for wrong, rule in (
+        (["map50", "mAP"], "'mAP' is not a metric column"),
+        ("map50", "must be a list of column names"),
+        ([1], "must be a list of column names"),
+    ):
+        with pytest.raises(InvalidValueError, match=rule) as bad:
+            pg_client.metrics_columns(sid, wrong)  # type: ignore[arg-type]
+        assert bad.value.field == "columns"
+    with pytest.raises(InvalidValueError) as bad:
+        pg_client.metrics_columns("nope", ["map50"])
+    assert bad.value.field == "session_id"
+
+
+def test_columns_of_other_types_are_validated() -> None:
+    """JSON values (as PostgREST sends them) or a type the model does not expect go through
+    pydantic per column; a value the field refuses raises as ``model_validate`` would."""
+    sid = uuid.uuid4()
+    as_json = {
+        "session_id": [str(sid)],
+        "epoch": [2],
+        "map50": [1],
+        "recorded_at": ["2026-12-02T10:00:00+00:00"],
+    }
+    typed = typed_columns(EpochMetrics, as_json, None)
+    assert typed["session_id"] == [sid]
+    assert typed["map50"] == [1.0] and type(typed["map50"][0]) is float
+    assert isinstance(typed["recorded_at"][0], datetime)
+    # A numeric column (Decimal values) is not taken as float as it is.
+    from decimal import Decimal
+
+    assert typed_columns(EpochMetrics, {"map50": [Decimal("0.5")]}, {"map50": "numeric"}) == {
+        "map50": [0.5]
+    }
+    with pytest.raises(ValidationError):
+        typed_columns(EpochMetrics, {"epoch": [1, None]}, {"epoch": "integer"})
+    with pytest.raises(ValidationError):
+        typed_columns(TrainingSession, {"status": ["running", "paused"]}, {"status": "text"})
+    with pytest.raises(ValidationError):
+        typed_columns(EpochMetrics, {"extra": [{}, [1]]}, {"extra": "jsonb"})
+    # Some fields only: the others get their defaults, as model_construct gives them.
+    (one,) = build_models(EpochMetrics, {"session_id": [sid], "epoch": [4]})
+    assert one == EpochMetrics(session_id=sid, epoch=4)
