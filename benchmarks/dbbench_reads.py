@@ -17,6 +17,8 @@ import psycopg
 from dbbench_server import Log, print_flush
 
 GOAL_QUERY_P50_MS = 20.0
+#: The views a dashboard polls have a tighter goal (at 100,000 sessions, 10 million metric rows).
+GOAL_VIEW_P50_MS = {"models_leaderboard": 5.0, "active_training_sessions": 5.0}
 
 QUERIES: list[tuple[str, str]] = [
     ("models_leaderboard", "select * from models_leaderboard"),
@@ -74,6 +76,7 @@ def bench_queries(
                 if i >= warmup:
                     samples.append(elapsed)
             stats = _stats_ms(samples)
+            goal = GOAL_VIEW_P50_MS.get(name, GOAL_QUERY_P50_MS)
             results.append(
                 {
                     "name": name,
@@ -82,13 +85,13 @@ def bench_queries(
                     "warmup": warmup,
                     "rows": rows,
                     **stats,
-                    "goal_p50_ms": GOAL_QUERY_P50_MS,
-                    "meets_goal": stats["p50_ms"] <= GOAL_QUERY_P50_MS,
+                    "goal_p50_ms": goal,
+                    "meets_goal": stats["p50_ms"] <= goal,
                 }
             )
             log(
                 f"  {name:<30} p50 {stats['p50_ms']:8.2f} ms  p95 {stats['p95_ms']:8.2f} ms"
-                f"  mean {stats['mean_ms']:8.2f} ms  ({rows} rows)"
+                f"  mean {stats['mean_ms']:8.2f} ms  ({rows} rows; goal p50 <= {goal:g} ms)"
             )
     return results
 

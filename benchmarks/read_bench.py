@@ -14,6 +14,9 @@ turn on warm connections (the order rotates each round, so no case always runs f
 - ``plain query``: ``select * from training_metrics where session_id = $1 order by epoch`` with
   psycopg's default tuple rows, fetched - what any client pays for the same rows;
 - ``Client.metrics()``: the same rows as ``EpochMetrics`` models (the SDK's read path);
+- ``select * + model_validate``: how ``Client.metrics()`` read before it built its models from
+  columns - dict rows of ``Transport.select``, one ``EpochMetrics.model_validate`` per row (the
+  same models; kept as the before-figure, measured in the same run);
 - ``Client.metrics_columns()``: the same rows as one list per column (what a chart draws);
 - ``Client.metrics_columns(columns=3)``: epoch, total_loss and mAP50-95 only.
 
@@ -43,6 +46,7 @@ import psycopg  # noqa: E402
 
 from mltrack_sdk.client import Client  # noqa: E402
 from mltrack_sdk.migrate import migrate  # noqa: E402
+from mltrack_sdk.models import EpochMetrics  # noqa: E402
 from mltrack_sdk.testing.postgres import DEBIAN_PG_BIN, TempPostgres  # noqa: E402
 from mltrack_sdk.transports.postgres import PostgresTransport  # noqa: E402
 
@@ -88,9 +92,17 @@ def bench(url: str, sid: str, runs: int, warmup: int) -> list[dict[str, Any]]:
     """Median and min ms of each read case, interleaved round by round."""
     plain = psycopg.connect(url, autocommit=True)
     client = Client(PostgresTransport(url))
+    per_row: dict[str, Any] = {
+        "relation": "training_metrics",
+        "filters": {"session_id": sid},
+        "order": (("epoch", False),),
+    }
     cases: dict[str, Callable[[], int]] = {
         "plain query": lambda: len(plain.execute(PLAIN_SQL, (sid,)).fetchall()),
         "Client.metrics()": lambda: len(client.metrics(sid)),
+        "select * + model_validate": lambda: len(
+            [EpochMetrics.model_validate(r) for r in client.transport.select(**per_row)]
+        ),
         "Client.metrics_columns()": lambda: len(client.metrics_columns(sid)["epoch"]),
         f"Client.metrics_columns(columns={len(CHART_COLUMNS)})": lambda: len(
             client.metrics_columns(sid, columns=CHART_COLUMNS)["epoch"]

@@ -89,14 +89,25 @@ def typed_columns(
     return out
 
 
-def _plain(model: type[BaseModel]) -> bool:
-    """A model whose instances are nothing but their field values (no private attributes,
-    no extra fields kept, no post-init hook): what :func:`build_models` may build directly."""
-    return (
-        not model.__private_attributes__
-        and model.model_config.get("extra") != "allow"
-        and model.__pydantic_post_init__ is None
-    )
+#: BaseModel's four slots, in the order :func:`build_models` fills them.
+_SLOTS = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+
+
+def _slot_setters(model: type[BaseModel]) -> tuple[Any, ...] | None:
+    """The setters of BaseModel's slots when ``model``'s instances are nothing but their field
+    values (no private attributes, no extra fields kept, no post-init hook); None for any other
+    model, or a pydantic without these slots, which :func:`build_models` leaves to
+    ``model_construct``. A slot's own descriptor skips ``object.__setattr__``'s type lookup."""
+    if (
+        model.__private_attributes__
+        or model.model_config.get("extra") == "allow"
+        or model.__pydantic_post_init__ is not None
+    ):
+        return None
+    try:
+        return tuple(BaseModel.__dict__[name].__set__ for name in _SLOTS)
+    except (KeyError, AttributeError):
+        return None
 
 
 def build_models(model: type[M], data: Mapping[str, list[Any]]) -> list[M]:
@@ -108,11 +119,11 @@ def build_models(model: type[M], data: Mapping[str, list[Any]]) -> list[M]:
     names = list(data)
     # Columns of one length (strict), so each row tuple has one value per name.
     rows = zip(*data.values(), strict=True)
-    if names != list(model.model_fields) or not _plain(model):
-        # Missing fields get their defaults, as model_construct gives them.
+    setters = _slot_setters(model)
+    if setters is None or names != list(model.model_fields):
         return [model.model_construct(**dict(zip(names, r, strict=True))) for r in rows]
+    set_dict, set_fields, set_extra, set_private = setters
     new = model.__new__
-    setattr_ = object.__setattr__
     # Every field is set, so one set serves all rows: pydantic only ever adds field names to
     # it (and copies it for model_copy), which leaves a set of all of them unchanged.
     fields_set = set(names)
@@ -120,11 +131,11 @@ def build_models(model: type[M], data: Mapping[str, list[Any]]) -> list[M]:
     append = out.append
     for values in rows:
         instance = new(model)
-        # The four slots model_construct sets; pydantic reads fields from __dict__.
-        setattr_(instance, "__dict__", dict(zip(names, values, strict=False)))
-        setattr_(instance, "__pydantic_fields_set__", fields_set)
-        setattr_(instance, "__pydantic_extra__", None)
-        setattr_(instance, "__pydantic_private__", None)
+        # What model_construct sets; pydantic reads the fields from __dict__.
+        set_dict(instance, dict(zip(names, values, strict=False)))
+        set_fields(instance, fields_set)
+        set_extra(instance, None)
+        set_private(instance, None)
         append(instance)
     return out
 
