@@ -8,6 +8,7 @@ row is set aside with its own reason.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from mltrack_sdk.checks import METRIC_KINDS
@@ -17,6 +18,8 @@ from mltrack_sdk.transports.base import Transport
 Row = dict[str, Any]
 #: Errors about the session or the schema rather than a row: every row of a batch fails alike.
 _BATCH_WIDE_SQLSTATES = ("42501", "42883", "42P01")
+#: The fields of log_epoch_columns after ``epoch``, in its order.
+_FIELDS = (*METRIC_KINDS, "extra")
 
 
 @dataclass
@@ -80,10 +83,14 @@ def _columns(session_id: str, rows: list[Row]) -> dict[str, Any]:
     """The arguments of ``log_epoch_columns`` for epoch rows: one list per field that any row
     gives (a row without it gets None, which keeps the stored value, as in ``log_epochs``)."""
     present = set().union(*rows)
-    args: dict[str, Any] = {"session_id": session_id, "epoch": [row["epoch"] for row in rows]}
-    for name in (*METRIC_KINDS, "extra"):
-        if name in present:
-            values = [row.get(name) for row in rows]
-            if values.count(None) < len(values):  # a column of nulls changes nothing
-                args[name] = values
+    names = [name for name in _FIELDS if name in present]
+    try:  # every row gives every field (a live run logs the same metrics each epoch): in C
+        get = itemgetter("epoch", *names, "epoch")  # always a tuple, even without names
+        columns = list(map(list, zip(*map(get, rows), strict=True)))
+    except KeyError:
+        columns = [[row.get(name) for row in rows] for name in ("epoch", *names)]
+    args: dict[str, Any] = {"session_id": session_id, "epoch": columns[0]}
+    for name, values in zip(names, columns[1 : 1 + len(names)], strict=True):
+        if values.count(None) < len(values):  # a column of nulls changes nothing
+            args[name] = values
     return args

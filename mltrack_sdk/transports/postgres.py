@@ -34,6 +34,7 @@ from psycopg.rows import dict_row, tuple_row
 
 from mltrack_sdk.errors import DatabaseError, database_error
 from mltrack_sdk.transports.base import Columns, TransportUnavailable
+from mltrack_sdk.transports.pg_arrays import BinaryArray, BinaryArrayDumper, encode_array
 
 if TYPE_CHECKING:
     from mltrack_sdk.connect import Target
@@ -145,6 +146,7 @@ class PostgresTransport:
                 # where "_pg3_0" is missing or already another client's.
                 prepare_threshold=None,
             )
+            conn.adapters.register_dumper(BinaryArray, BinaryArrayDumper)
             self._conn = conn
         return conn
 
@@ -247,6 +249,8 @@ class PostgresTransport:
             placeholder = sql.Placeholder()
             if type_name in ("jsonb", "json") and value is not None:
                 value = json.dumps(value, allow_nan=True, separators=(",", ":"))
+            elif (encoded := encode_array(type_name, value)) is not None:
+                placeholder, value = sql.Placeholder(format=PyFormat.BINARY), encoded
             elif type_name in ("jsonb[]", "json[]") and value is not None:
                 value = [
                     None if v is None else json.dumps(v, allow_nan=True, separators=(",", ":"))
