@@ -57,12 +57,12 @@ test: system-deps install node
 	fi
 
 # The main path from a fresh clone: the local database, then a real tracked training of
-# yolov8n on generated data, its benchmark and the leaderboard (`mltrack demo --help`).
+# yolov8n on generated data, watched live in the dashboard, its benchmark and the leaderboard
+# (`mltrack demo --help`). The dashboard keeps serving until Ctrl-C.
 demo: install
 	$(VENV)/bin/mltrack up
+	@echo "Stop the local database when you are done with: $(VENV)/bin/mltrack down"
 	$(VENV)/bin/mltrack demo
-	@echo
-	@echo "Stop the local database with: $(VENV)/bin/mltrack down"
 
 lint: install
 	@if [ -x $(VENV)/bin/ruff ]; then $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .; \

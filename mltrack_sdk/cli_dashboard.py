@@ -9,6 +9,9 @@ Example::
 
     mltrack dashboard                        # http://localhost:8501, the configured database
     mltrack dashboard --port 8600 --database-url postgresql://postgres@localhost/postgres
+
+:class:`DashboardServer` serves it in the background instead (``mltrack demo`` does, so that the
+demo's training is watched live).
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import TracebackType
 from typing import Annotated
 
 import typer
@@ -72,6 +79,121 @@ def streamlit_command(
     return command
 
 
+#: Streamlit's own default port, used when it is free.
+DEFAULT_PORT = 8501
+
+
+def pick_port(preferred: int = DEFAULT_PORT) -> int:
+    """``preferred`` when nothing listens there, else a free port the system picks::
+
+    pick_port()  # 8501, or e.g. 40123 when another dashboard has 8501
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("", preferred))
+            return preferred
+        except OSError:
+            s.bind(("", 0))
+            return int(s.getsockname()[1])
+
+
+class DashboardServer:
+    """The dashboard served in the background (headless, in a process group of its own), its
+    output going to ``log``; :meth:`stop` (or leaving the ``with`` block) ends it::
+
+        with DashboardServer(database_url=url, log=Path("dashboard.log")) as server:
+            if server.wait_ready(60):
+                print("open", server.url)
+            ...                               # it serves while this runs
+            server.serve_until_interrupted()  # until Ctrl-C
+
+    Raises :class:`DashboardUnavailable` when Streamlit or the app is missing.
+    """
+
+    def __init__(self, *, database_url: str | None, log: Path, port: int | None = None) -> None:
+        app = app_path()
+        self.port = port or pick_port()
+        self.url = f"http://localhost:{self.port}"
+        self.log = log
+        env = dict(os.environ)
+        if database_url:
+            env[DATABASE_URL_ENV] = database_url
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                streamlit_command(app, port=self.port, headless=True),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                # Its own process group: Ctrl-C in the terminal reaches only this process, which
+                # then stops the server and its children.
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Block until the server answers its health check; False when it ended or did not
+        answer within ``timeout`` seconds."""
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            try:
+                health = f"http://127.0.0.1:{self.port}/_stcore/health"
+                with urllib.request.urlopen(health, timeout=2) as answer:
+                    if answer.status == 200:
+                        return True
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        return False
+
+    def serve_until_interrupted(self) -> None:
+        """Block until the server ends or the user presses Ctrl-C (then stop it)."""
+        with contextlib.suppress(KeyboardInterrupt):
+            self.process.wait()
+        self.stop()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the server (SIGTERM to its process group, SIGKILL after ``timeout`` seconds)."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def __enter__(self) -> DashboardServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def open_browser(url: str) -> bool:
+    """Open ``url`` in the user's browser when this machine has a display (Streamlit's way:
+    the browser's own output kept off the terminal); False, doing nothing, otherwise."""
+    graphical = sys.platform in ("darwin", "win32") or any(
+        os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY")
+    )
+    if not graphical:
+        return False
+    from streamlit import cli_util
+
+    cli_util.open_browser(url)
+    return True
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``dashboard`` command to ``app`` (the ``mltrack`` CLI)."""
     # Imported here: mltrack_sdk.cli imports this module at its end to register the command.
@@ -122,4 +244,14 @@ def dashboard_command(
             raise typer.Exit(code)
 
 
-__all__ = ["DashboardUnavailable", "app_path", "dashboard_command", "register", "streamlit_command"]
+__all__ = [
+    "DEFAULT_PORT",
+    "DashboardServer",
+    "DashboardUnavailable",
+    "app_path",
+    "dashboard_command",
+    "open_browser",
+    "pick_port",
+    "register",
+    "streamlit_command",
+]

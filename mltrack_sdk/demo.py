@@ -59,34 +59,22 @@ class DemoFailed(MltrackError):
     """The demo's training raised; its session is marked failed with the reason."""
 
 
-def run_demo(
+def check_demo(
     *,
     epochs: int = DEFAULT_EPOCHS,
     images: int = DEFAULT_IMAGES,
     imgsz: int = DEFAULT_IMGSZ,
     directory: str | Path | None = None,
-    device: str | None = None,
     database_url: str | None = None,
-    console: Console | None = None,
-) -> DemoResult:
-    """Run the demo and print it on ``console``; returns the :class:`DemoResult`.
-
-    ``images`` training images (and a quarter as many, at least 8, for validation) of
-    ``imgsz`` pixels are written under ``directory`` (default ``<mltrack home>/demo``), where
-    the training's run directory goes too. ``device`` as Ultralytics takes it (default: the
-    first GPU, else the CPU). The database is ``database_url``, else the SDK's configuration
-    (``$MLTRACK_DATABASE_URL``, Supabase settings, or ``mltrack up``'s); it is asked first, so
-    an unreachable one stops the demo before anything trains. The session's results are then
-    in the database (``Client().session(result.session_id)``).
-
-    Every argument is checked first (``InvalidValueError`` naming it); a training that raises
-    becomes :class:`DemoFailed` (its session ends ``failed``).
+) -> Path:
+    """Check the demo's arguments and that its database answers, before anything is written;
+    returns the directory the demo writes to. :func:`run_demo` calls it first; ``mltrack demo``
+    too, so that a bad value stops it before the dashboard starts.
 
     Example::
 
-        run_demo(epochs=2, images=16, imgsz=64, directory="/tmp/demo", device="cpu")
+        check_demo(epochs=2, images=16, imgsz=64)  # PosixPath('~/.local/share/mltrack/demo')
     """
-    started = time.perf_counter()
     checks.check_positive_int("epochs", epochs, required=True)
     checks.check_positive_int("images", images, required=True)
     if images > MAX_IMAGES:
@@ -96,12 +84,49 @@ def run_demo(
     base = Path(directory).expanduser().absolute() if directory else mltrack_home() / "demo"
     if base.exists() and not base.is_dir():
         raise checks.invalid("dir", "must be a directory", str(base))
-    console = console or Console(highlight=False, soft_wrap=True)
 
     from mltrack_sdk.client import Client
 
     with Client(database_url=database_url) as client:
         client.leaderboard(limit=1)  # an unreachable database stops the demo here
+    return base
+
+
+def run_demo(
+    *,
+    epochs: int = DEFAULT_EPOCHS,
+    images: int = DEFAULT_IMAGES,
+    imgsz: int = DEFAULT_IMGSZ,
+    directory: str | Path | None = None,
+    device: str | None = None,
+    database_url: str | None = None,
+    console: Console | None = None,
+    before_training: Callable[[], None] | None = None,
+) -> DemoResult:
+    """Run the demo and print it on ``console``; returns the :class:`DemoResult`.
+
+    ``images`` training images (and a quarter as many, at least 8, for validation) of
+    ``imgsz`` pixels are written under ``directory`` (default ``<mltrack home>/demo``), where
+    the training's run directory goes too. ``device`` as Ultralytics takes it (default: the
+    first GPU, else the CPU). The database is ``database_url``, else the SDK's configuration
+    (``$MLTRACK_DATABASE_URL``, Supabase settings, or ``mltrack up``'s); it is asked first, so
+    an unreachable one stops the demo before anything trains. The session's results are then
+    in the database (``Client().session(result.session_id)``). ``before_training`` is called
+    once the data is ready, just before the training starts (``mltrack demo`` announces its
+    dashboard there).
+
+    Every argument is checked first (``InvalidValueError`` naming it, see :func:`check_demo`);
+    a training that raises becomes :class:`DemoFailed` (its session ends ``failed``).
+
+    Example::
+
+        run_demo(epochs=2, images=16, imgsz=64, directory="/tmp/demo", device="cpu")
+    """
+    started = time.perf_counter()
+    base = check_demo(
+        epochs=epochs, images=images, imgsz=imgsz, directory=directory, database_url=database_url
+    )
+    console = console or Console(highlight=False, soft_wrap=True)
 
     from mltrack_sdk.integrations.ultralytics import prepare_offline
     from mltrack_sdk.synthetic import make_dataset
@@ -111,6 +136,8 @@ def run_demo(
     console.rule("[bold]1/4 Data")
     data = make_dataset(base / f"shapes_{images}_{imgsz}", train=images, val=val, imgsz=imgsz)
     console.print(f"{images} training and {val} validation images of {imgsz} px: {data}")
+    if before_training is not None:
+        before_training()
 
     console.rule("[bold]2/4 Training yolov8n from scratch (tracked)")
     session_id, best = _train(data, epochs, imgsz, device, base, database_url, console)

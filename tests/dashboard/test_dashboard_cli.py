@@ -1,16 +1,23 @@
 """``mltrack dashboard``'s errors: one red line and exit code 1 (its happy path is what the
-browser tests start)."""
+browser tests start); the background server ``mltrack demo`` runs."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from mltrack_sdk.cli import app
-from mltrack_sdk.cli_dashboard import app_path, streamlit_command
+from mltrack_sdk.cli_dashboard import DashboardServer, app_path, pick_port, streamlit_command
+from mltrack_sdk.testing.postgres import free_port
 from tests.dashboard.support import no_ambient_config
 
 __all__ = ["no_ambient_config"]  # an autouse fixture
@@ -42,3 +49,35 @@ def test_the_streamlit_command_serves_the_app_headless() -> None:
         "--server.port": "8600",
         "--server.address": "127.0.0.1",
     }
+
+
+def test_pick_port_takes_the_preferred_one_only_when_free() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("", 0))
+        held.listen()
+        busy = held.getsockname()[1]
+        other = pick_port(busy)
+        assert other != busy and 0 < other < 65536
+    assert pick_port(busy) == busy  # free again
+
+
+def test_the_background_server_serves_until_ctrl_c(direct_db_url: str, tmp_path: Path) -> None:
+    """What `mltrack demo` leaves running at a terminal: the dashboard answers until the user
+    presses Ctrl-C, which stops the server (its process group) and returns quietly."""
+    log = tmp_path / "demo" / "dashboard.log"
+    with DashboardServer(database_url=direct_db_url, log=log, port=free_port()) as server:
+        assert server.wait_ready(60), log.read_text()
+        health = f"http://127.0.0.1:{server.port}/_stcore/health"
+        with urllib.request.urlopen(health, timeout=5) as answer:
+            assert answer.status == 200
+        assert server.url == f"http://localhost:{server.port}"
+        ctrl_c = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+        ctrl_c.start()
+        started = time.monotonic()
+        server.serve_until_interrupted()
+        ctrl_c.join()
+        assert 0.4 < time.monotonic() - started < 15
+        assert server.process.poll() is not None
+        with pytest.raises(OSError):
+            urllib.request.urlopen(health, timeout=2)
+    assert log.read_text()  # the server's output went to its log, not the terminal

@@ -1,18 +1,23 @@
-"""`mltrack demo`: a real (tiny) tracked training, its benchmark and the leaderboard, and its
-error exits."""
+"""`mltrack demo`: a real (tiny) tracked training, its benchmark and the leaderboard, the
+dashboard it serves while the training runs, and its error exits."""
 
 from __future__ import annotations
 
-import importlib.util
+import os
+import signal
+import subprocess
+import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from mltrack_sdk.cli import app
-from mltrack_sdk.cli_demo import open_dashboard
 from mltrack_sdk.demo import sparkline
+from mltrack_sdk.testing.postgres import free_port
+from tests.dashboard.browser import CHROMIUM, _mltrack, chromium, wait_live
+from tests.dashboard.support import wait_for
 
 from .test_track import fetch
 
@@ -25,26 +30,101 @@ def runner(tmp_path: Path) -> CliRunner:
     return CliRunner(env={**env, "MLTRACK_HOME": str(tmp_path / "home")})
 
 
-def test_demo_trains_benchmarks_and_ranks_one_run(
-    runner: CliRunner, direct_db_url: str, tmp_path: Path
-) -> None:
-    args = ["demo", *TINY, "--dir", str(tmp_path / "demo"), "--database-url", direct_db_url]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
+def _answers(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return int(answer.status)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)")
+def test_demo_trains_live_benchmarks_and_ranks_one_run(direct_db_url: str, tmp_path: Path) -> None:
+    """`mltrack demo` as `make demo` runs it: a real tiny training, tracked, benchmarked and
+    ranked. It used to open the dashboard after the training; it now serves it before the first
+    epoch and prints its URL, and the running session is on the page mid-training (the demo is
+    held - SIGSTOP - while the browser looks). Not at a terminal, the server stops at the end."""
+    from playwright.sync_api import expect
+
+    port = free_port()
+    base = f"http://localhost:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLTRACK_", "SUPABASE_"))}
+    env.update(MLTRACK_HOME=str(tmp_path / "home"), COLUMNS="200", NO_COLOR="1")
+    args = ["--epochs", "2", "--images", "16", "--imgsz", "64", "--device", "cpu"]
+    args += ["--dir", str(tmp_path / "demo"), "--database-url", direct_db_url]
+    demo = subprocess.Popen(
+        [*_mltrack(), "demo", *args, "--dashboard-port", str(port)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(demo.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        wait_for(
+            lambda: any("Watch the training live" in line for line in lines) or demo.poll(),
+            timeout=120,
+            what="the dashboard's URL",
+        )
+        assert any(base in line for line in lines), "".join(lines)
+        # It answers now, and no run has ended yet (none has started: the URL comes first).
+        assert _answers(f"{base}/_stcore/health") == _answers(base) == 200
+        assert (
+            fetch(direct_db_url, "select id from training_sessions where status <> 'running'") == []
+        )
+
+        running = wait_for(
+            lambda: fetch(direct_db_url, "select id from training_sessions"), timeout=120,
+            what="the demo's session",
+        )  # fmt: skip
+        sid = running[0]["id"]
+        os.killpg(demo.pid, signal.SIGSTOP)  # the training holds still while the page is read
+        try:
+            (row,) = fetch(direct_db_url, "select status from training_sessions")
+            assert row["status"] == "running"
+            with chromium() as browser:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(f"http://127.0.0.1:{port}")  # this Chromium resolves no names
+                wait_live(page)
+                card = page.locator(f".st-key-active-{sid}")
+                expect(card).to_contain_text("yolov8n demo", timeout=20_000)
+                expect(card).to_contain_text("/2", timeout=20_000)
+        finally:
+            os.killpg(demo.pid, signal.SIGCONT)
+
+        assert demo.wait(300) == 0, "".join(lines)
+        reader.join(10)
+        output = "".join(lines)
+        assert output.index("Watch the training live") < output.index("epoch 1/2")
+        assert f"The dashboard at {base} stops with the demo" in output
+        with pytest.raises(OSError):  # not at a terminal: the server stopped with the demo
+            _answers(f"{base}/_stcore/health")
+        check_results(output, direct_db_url, tmp_path)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait(10)
+        reader.join(10)
+        if demo.stdout is not None:
+            demo.stdout.close()
+
+
+def check_results(out: str, direct_db_url: str, tmp_path: Path) -> None:
+    """What a 2-epoch demo wrote to the database and printed."""
     (session,) = fetch(direct_db_url, "select * from training_sessions")
     assert session["status"] == "completed"
     assert session["session_name"].startswith("yolov8n demo ")
-    assert (session["model_type"], session["epochs"], session["img_size"]) == ("yolov8n", 1, 64)
+    assert (session["model_type"], session["epochs"], session["img_size"]) == ("yolov8n", 2, 64)
     best = tmp_path / "demo" / "runs" / "demo" / "weights" / "best.pt"
     assert session["model_path"] == str(best) and best.is_file()
-    assert len(fetch(direct_db_url, "select epoch from training_metrics")) == 1
+    assert len(fetch(direct_db_url, "select epoch from training_metrics")) == 2
     (bench,) = fetch(direct_db_url, "select * from model_benchmarks")
     assert bench["session_id"] == session["id"] and bench["img_size"] == 64
     (dataset,) = fetch(direct_db_url, "select * from training_datasets")
     assert (dataset["name"], dataset["train_size"], dataset["val_size"]) == ("shapes_16_64", 16, 8)
 
-    out = result.output
-    assert "epoch 1/1  mAP50 " in out
+    assert "epoch 2/2  mAP50 " in out
     assert f"{bench['avg_inference_ms']:.1f} ms per image" in out
     # The leaderboard (this run, first: the only one) and the session's summary.
     board = out.split("Leaderboard", 1)[1]
@@ -60,8 +140,8 @@ def test_demo_trains_benchmarks_and_ranks_one_run(
         if line.strip().startswith("mltrack "):
             assert line.split()[1] in commands, line
     assert any(line.strip().startswith("mltrack train ") for line in hints)
+    assert any(line.strip() == "mltrack dashboard" for line in hints)
     assert f"psql '{direct_db_url}'" in out
-    assert ("dashboard" in out) is ("dashboard" in commands)
 
 
 def test_a_directory_holding_something_else_is_refused(
@@ -115,22 +195,10 @@ def test_an_unreachable_database_stops_it_before_training(
     assert list(tmp_path.iterdir()) == []  # no dataset, no run
 
 
-def test_the_dashboard_hook_hands_over_to_mltrack_dashboard_when_there_is_one() -> None:
-    bare = typer.Typer()
-    bare.command("up")(lambda: None)
-    assert open_dashboard(bare, "postgresql://x") is False
-
-    calls: list[str | None] = []
-    with_dashboard = typer.Typer()
-
-    @with_dashboard.command("dashboard")
-    def dashboard(database_url: str | None = None, port: int | None = None) -> None:
-        calls.append(database_url)
-
-    # Without Streamlit there is nothing to serve: the hook stays silent.
-    has_streamlit = importlib.util.find_spec("streamlit") is not None
-    assert open_dashboard(with_dashboard, "postgresql://x") is has_streamlit
-    assert calls == (["postgresql://x"] if has_streamlit else [])
+def test_a_bad_dashboard_port_is_a_usage_error(runner: CliRunner, direct_db_url: str) -> None:
+    result = runner.invoke(app, ["demo", "--dashboard-port", "0", "--database-url", direct_db_url])
+    assert result.exit_code == 2
+    assert "--dashboard-port" in result.output
 
 
 def test_sparkline_draws_fractions_as_blocks() -> None:
