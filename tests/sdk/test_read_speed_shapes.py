@@ -1,4 +1,4 @@
-"""The fast read path returns exactly what per-row validation returns.
+"""The fast read paths return exactly what per-row validation returns.
 
 ``Client.metrics()`` builds its models from typed columns (psycopg's binary loaders, one JSON
 parse per column, no pydantic model validated per row), and ``Client.metrics_columns()`` hands
@@ -22,11 +22,23 @@ from pydantic import ValidationError
 
 from mltrack_sdk.client import METRIC_FIELDS, Client
 from mltrack_sdk.errors import InvalidValueError
-from mltrack_sdk.models import EpochMetrics, TrainingSession
+from mltrack_sdk.models import (
+    ActiveSession,
+    EpochMetrics,
+    HyperparameterRun,
+    LeaderboardEntry,
+    ModelBenchmark,
+    SessionSummary,
+    TrainingDataset,
+    TrainingSession,
+    ValidationResult,
+)
 from mltrack_sdk.rows import build_models, typed_columns
 from mltrack_sdk.transports.postgres import PostgresTransport
 from mltrack_sdk.transports.supabase import SupabaseTransport
 from tests.fakes.fake_supabase import RunningFake, make_key
+
+from .data import call, epochs, start
 
 FRACTIONS = ("precision", "recall", "map50", "map50_95")
 NON_NEGATIVE = tuple(
@@ -200,3 +212,73 @@ def test_columns_of_other_types_are_validated() -> None:
     # Some fields only: the others get their defaults, as model_construct gives them.
     (one,) = build_models(EpochMetrics, {"session_id": [sid], "epoch": [4]})
     assert one == EpochMetrics(session_id=sid, epoch=4)
+
+
+def _world(conn: Any) -> str:
+    """Sessions in every state with metrics, validation rows, benchmarks, a dataset and a
+    search: a value of every column type the models hold. Returns a session's id."""
+    call(conn, "upsert_dataset", name="coco8", class_names=["a", "b"], train_size=4, val_size=4)
+    run = call(conn, "create_hyperparameter_run", name="sweep", search_space={"lr0": [0.1, 1]})
+    sid = start(conn, "trial", hyperparameter_run_id=run["id"], config={"lr0": 0.1})["id"]
+    epochs(conn, sid, {"epoch": 0, "map50_95": 0.2, "total_loss": 2.0, "extra": {"k": [1]}})
+    call(conn, "record_validation", session_id=sid, results=[{"map50": 0.3, "images": 8}])
+    call(conn, "record_benchmark", session_id=sid, avg_inference_ms=4.0, device="cuda:0")
+    call(conn, "finish_session", session_id=sid, status="completed", final_map50_95=0.4)
+    for name, status in (("live", "running"), ("queued", "pending")):
+        live = start(conn, name, status=status)["id"]
+        if status == "running":
+            epochs(conn, live, {"epoch": 1, "recall": 0.5})
+    broken = start(conn, "broken")["id"]
+    call(conn, "finish_session", session_id=broken, status="failed", status_reason="OOM")
+    return str(sid)
+
+
+#: Columns of the active view that age with now(): two reads never agree on them.
+AGEING = ("elapsed_seconds", "eta_seconds", "heartbeat_age_seconds")
+
+
+def _timeless(row: Any) -> str:
+    """``repr(row)`` with the ageing columns blanked (after checking they are floats)."""
+    ageing = [name for name in AGEING if name in type(row).model_fields]
+    assert all(type(getattr(row, name)) is float for name in ageing)
+    return repr(row.model_copy(update=dict.fromkeys(ageing)))
+
+
+#: Each Client read, and the ``select *`` it stood for before (relation, model, select args).
+READS: list[tuple[str, Any, str, dict[str, Any]]] = [
+    ("sessions", TrainingSession, "training_sessions", {"order": [("created_at", True)]}),
+    ("active_sessions", ActiveSession, "active_training_sessions", {}),
+    ("leaderboard", LeaderboardEntry, "models_leaderboard", {"order": [("rank", False)]}),
+    ("performance_summary", SessionSummary, "training_performance_summary", {}),
+    ("benchmarks", ModelBenchmark, "model_benchmarks", {}),
+    ("datasets", TrainingDataset, "training_datasets", {}),
+    ("hyperparameter_runs", HyperparameterRun, "hyperparameter_runs", {}),
+]
+
+
+@pytest.mark.parametrize("backend", ["postgres", "supabase"])
+def test_every_read_equals_per_row_validation(
+    backend: str, conn: Any, db_url: str, direct_db_url: str
+) -> None:
+    sid = _world(conn)
+    fake = RunningFake(direct_db_url) if backend == "supabase" else None
+    transport: Any = (
+        SupabaseTransport(fake.url, make_key("service_role")) if fake else PostgresTransport(db_url)
+    )
+    client = Client(transport)
+    try:
+        for method, model, relation, args in READS:
+            got = getattr(client, method)()
+            reference = [model.model_validate(r) for r in transport.select(relation, **args)]
+            assert sorted(map(_timeless, got)) == sorted(map(_timeless, reference)), method
+            assert len(got) == len(reference) > 0, method
+        detail = client.session(sid)
+        rows = transport.select("validation_results", filters={"session_id": sid})
+        assert list(detail.validation_results) == [ValidationResult.model_validate(r) for r in rows]
+        assert detail.session == TrainingSession.model_validate(
+            transport.select("training_sessions", filters={"id": sid})[0]
+        )
+    finally:
+        transport.close()
+        if fake is not None:
+            fake.stop()
