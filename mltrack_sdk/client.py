@@ -1,7 +1,9 @@
 """Reading what training runs recorded: sessions, metrics, views, benchmarks.
 
-:class:`Client` is the read side of the SDK. It only calls ``Transport.select`` and
-``Transport.rpc``, so it works the same over a direct Postgres URL and over Supabase::
+:class:`Client` is the read side of the SDK. It only calls ``Transport.select_columns`` and
+``Transport.rpc``, so it works the same over a direct Postgres URL and over Supabase. Rows become
+models without a pydantic validation per row: each column is checked once
+(:mod:`mltrack_sdk.rows`), with the same result::
 
     from mltrack_sdk.client import Client
 
