@@ -79,7 +79,9 @@ def mini_chart(scores: pd.DataFrame, losses: pd.DataFrame, height: int = 110) ->
         )
     """
     x = alt.X("epoch:Q", title=None, axis=alt.Axis(tickMinStep=1, format="d"))
-    color = alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom"))
+    # Legend on the right: at the bottom it takes its height out of the plot's (Streamlit fits
+    # the chart in `height`), which left a card a flat line.
+    color = alt.Color("series:N", title=None, legend=alt.Legend(orient="right"))
     tooltip = ["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".4g")]
 
     def side(frame: pd.DataFrame, title: str, orient: str, dash: list[int]) -> alt.Chart:

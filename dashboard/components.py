@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -219,7 +219,7 @@ def training_session_details(
             hide_index=True,
         )  # fmt: skip
         st.markdown("**Hyperparameters**")
-        st.json(s.config or {}, expanded=False)
+        _settings(s.config, "No hyperparameters recorded.")
     with right:
         st.markdown("**Dataset**")
         dataset = next(
@@ -240,7 +240,7 @@ def training_session_details(
             if dataset.class_names:
                 st.caption("classes: " + ", ".join(dataset.class_names[:50]))
         st.markdown("**Hardware**")
-        st.json(s.hardware_info or {}, expanded=False)
+        _settings(s.hardware_info, "No hardware recorded.")
 
     st.markdown("**Validation per class**")
     frame = data.validation_frame(detail.validation_results)
@@ -271,10 +271,23 @@ def training_session_details(
                 for b in detail.benchmarks
             ],
             hide_index=True,
+            column_config={
+                "avg ms": st.column_config.NumberColumn(format="%.2f"),
+                "p95 ms": st.column_config.NumberColumn(format="%.2f"),
+                "FPS": st.column_config.NumberColumn(format="%.1f"),
+            },
         )
     if detail.session.hardware_info or detail.session.config:
         with st.expander("Raw session row"):
             st.code(json.dumps(s.model_dump(mode="json"), indent=2), language="json")
+
+
+def _settings(values: dict[str, Any] | None, empty: str) -> None:
+    """A mapping shown open (it used to be a folded ``{...}`` that hid every value)."""
+    if values:
+        st.json(values, expanded=True)
+    else:
+        st.caption(empty)
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

@@ -30,7 +30,7 @@ def render(store: LiveStore, snap: Snapshot) -> None:
     )
     run = runs[run_id or next(iter(runs))]
     cols = st.columns(4)
-    cols[0].metric("Objective", f"{run.objective} ({run.direction})")
+    cols[0].metric(f"Objective ({run.direction})", run.objective)
     cols[1].metric("Trials", f"{run.trials_completed}/{run.n_trials or run.trials_started}")
     cols[2].metric("Best value", "-" if run.best_value is None else f"{run.best_value:.4f}")
     cols[3].metric("Status", run.status)

@@ -43,6 +43,11 @@ def test_the_card_chart_gives_mAP_and_loss_an_axis_each() -> None:
     # Neither scale is pinned to start at 0 (small changes of either stay visible).
     assert left["encoding"]["y"]["scale"] == right["encoding"]["y"]["scale"] == {"zero": False}
     assert right["mark"]["strokeDash"] == [4, 2] and "strokeDash" not in left["mark"]
+    # One legend, beside the plot: below it, Streamlit's fit to the chart's 110 px took the
+    # legend's height out of the plot's and drew the card a flat line (seen in Chromium).
+    assert left["encoding"]["color"] == right["encoding"]["color"]
+    assert left["encoding"]["color"]["legend"]["orient"] == "right"
+    assert spec["height"] == 110
 
 
 def test_the_card_chart_draws_with_one_side_empty() -> None:
