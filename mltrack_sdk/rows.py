@@ -132,7 +132,9 @@ def build_models(model: type[M], data: Mapping[str, list[Any]]) -> list[M]:
     for values in rows:
         instance = new(model)
         # What model_construct sets; pydantic reads the fields from __dict__.
-        set_dict(instance, dict(zip(names, values, strict=False)))
+        # No strict= here: the keyword alone costs a quarter of this line; the rows come
+        # from one strict zip above.
+        set_dict(instance, dict(zip(names, values)))  # noqa: B905
         set_fields(instance, fields_set)
         set_extra(instance, None)
         set_private(instance, None)
