@@ -38,7 +38,8 @@ def line_chart(
         .encode(
             x=_EPOCH,
             y=alt.Y("value:Q", title=y_title, scale=scale),
-            color=alt.Color(f"{color}:N", title=None),
+            # Compare's labels are "name (status, id)": the default 200 px cut them short.
+            color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(labelLimit=360)),
             tooltip=["epoch:Q", f"{color}:N", alt.Tooltip("value:Q", format=".4g")],
         )
         .properties(height=height)

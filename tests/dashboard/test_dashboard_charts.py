@@ -56,3 +56,12 @@ def test_the_card_chart_draws_with_one_side_empty() -> None:
     left, right = spec["layer"]
     assert _layer_series(spec, right) == {"total loss"}
     assert spec["datasets"].get(left["data"]["name"], []) == []
+
+
+def test_compare_legend_keeps_whole_session_labels() -> None:
+    """Compare names each line "name (status, id)"; the legend cut those at 200 px, so two
+    sessions of one name read alike."""
+    label = "yolov8n lr sweep trial 12 (completed, 5d656a35)"
+    frame = pd.DataFrame({"epoch": [0, 1], "session": [label, label], "value": [0.1, 0.2]})
+    spec = charts.line_chart(frame, color="session").to_dict()
+    assert spec["encoding"]["color"]["legend"]["labelLimit"] >= 360
