@@ -21,6 +21,9 @@ from dbbench_server import Log, print_flush
 from psycopg.types.json import Jsonb
 
 GOAL_WRITE_SLOWDOWN = 2.0
+#: Issue 11's goal for the typed-array path the SDK writes through: the API with every trigger at
+#: most this much slower than a plain insert of the same rows.
+GOAL_COLUMNS_SLOWDOWN = 1.5
 
 METRIC_KEYS = (
     "box_loss",
@@ -67,11 +70,21 @@ PLAIN_COLUMNS = (
     f"insert into public.bench_plain ({', '.join(_COLS)}) select %s::uuid, u.* from unnest("
     "%b::integer[], " + ", ".join("%b::float8[]" for _ in METRIC_KEYS) + ") as u"
 )
+# The realistic 16-metric row: the 14 columns and two values in extra (a jsonb[] beside them).
+API_COLUMNS16 = API_COLUMNS[:-1] + ", extra => %b::jsonb[])"
+PLAIN_COLUMNS16 = (
+    f"insert into public.bench_plain ({', '.join(_COLS)}, extra) select %s::uuid, u.* from unnest("
+    "%b::integer[], " + ", ".join("%b::float8[]" for _ in METRIC_KEYS) + ", %b::jsonb[]) as u"
+)
 QUERIES = {
     "row": (API_SINGLE, PLAIN_SINGLE),
     "json": (API_BATCH, PLAIN_BATCH),
     "columns": (API_COLUMNS, PLAIN_COLUMNS),
+    "columns16": (API_COLUMNS16, PLAIN_COLUMNS16),
 }
+# COPY of the same rows into bench_plain, binary: the physical limit the API is measured against.
+COPY_COLUMNS = (*_COLS, "extra")
+COPY_TYPES = ("uuid", "integer", *("float8" for _ in METRIC_KEYS), "jsonb")
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,9 @@ class WriteMode:
     method: str  # "call": one autocommitted call per batch; "executemany": psycopg pipeline
     api: str
     plain: str
-    form: str = "json"  # "row": one epoch per call; "json": a JSON array; "columns": typed arrays
+    # "row": one epoch per call; "json": a JSON array; "columns": typed arrays; "columns16":
+    # typed arrays and an extra of two values per row (the issue's realistic 16-metric row)
+    form: str = "json"
 
 
 WRITE_MODES: tuple[WriteMode, ...] = (
@@ -132,6 +147,24 @@ WRITE_MODES: tuple[WriteMode, ...] = (
         "INSERT ... SELECT unnest(arrays)",
         "columns",
     ),
+    WriteMode(
+        "batch100_columns16",
+        100,
+        200,
+        "call",
+        "log_epoch_columns(id, arrays[100] + extra)",
+        "INSERT ... SELECT unnest(arrays + extra)",
+        "columns16",
+    ),
+    WriteMode(
+        "batch1000_columns16",
+        1000,
+        1000,
+        "call",
+        "log_epoch_columns(id, arrays[1000] + extra)",
+        "INSERT ... SELECT unnest(arrays + extra)",
+        "columns16",
+    ),
 )
 
 
@@ -160,6 +193,12 @@ def synthetic_epoch(rng: random.Random, epoch: int, epochs: int, peak: float) ->
     }
 
 
+def extra_values(epoch: int, epochs: int) -> dict[str, float]:
+    """The two values a 16-metric row keeps in ``extra`` (Ultralytics' other learning rates)."""
+    p = epoch / epochs
+    return {"lr_pg1": 0.01 * (1 - p) + 2e-5, "lr_pg2": 0.01 * (1 - p) + 3e-5}
+
+
 def _start_sessions(url: str, n: int, epochs: int, tag: str) -> list[uuid.UUID]:
     with psycopg.connect(url, autocommit=True) as c, c.transaction():
         return [
@@ -180,26 +219,46 @@ def _start_sessions(url: str, n: int, epochs: int, tag: str) -> list[uuid.UUID]:
 
 def _make_calls(
     mode: WriteMode, sessions: Sequence[uuid.UUID], rng: random.Random
-) -> list[tuple[Any, ...]]:
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Parameters of every call, in the order they are made: round-robin over the sessions,
-    as concurrent training runs log their epochs. The API and the plain side get the same."""
+    as concurrent training runs log their epochs. The API and the plain side get the same; the
+    second list holds the same rows for COPY (one tuple per row, extra as {} where there is none,
+    under other session ids).
+    """
     peaks = {sid: rng.uniform(0.3, 0.8) for sid in sessions}
-    calls = []
-    for r in range(mode.epochs_per_session // mode.batch):
+    # bench_plain already holds the plain side's rows under the sessions' ids (its primary key).
+    copy_ids = {sid: uuid.uuid5(uuid.NAMESPACE_OID, f"copy-{sid}") for sid in sessions}
+    calls: list[tuple[Any, ...]] = []
+    copy_rows: list[tuple[Any, ...]] = []
+    n = mode.epochs_per_session
+    for r in range(n // mode.batch):
         for sid in sessions:
             rows = [
-                synthetic_epoch(rng, e, mode.epochs_per_session, peaks[sid])
+                synthetic_epoch(rng, e, n, peaks[sid])
                 for e in range(r * mode.batch + 1, (r + 1) * mode.batch + 1)
             ]
+            if mode.form == "columns16":
+                for row in rows:
+                    row["extra"] = extra_values(row["epoch"], n)
+            copy_rows.extend(
+                (
+                    copy_ids[sid],
+                    row["epoch"],
+                    *(row[k] for k in METRIC_KEYS),
+                    Jsonb(row.get("extra", {})),
+                )
+                for row in rows
+            )
             if mode.form == "row":
                 calls.append((sid, rows[0]["epoch"], *(rows[0][k] for k in METRIC_KEYS)))
-            elif mode.form == "columns":
-                calls.append(
-                    (sid, [r["epoch"] for r in rows], *([r[k] for r in rows] for k in METRIC_KEYS))
-                )
+            elif mode.form in ("columns", "columns16"):
+                arrays = [[r["epoch"] for r in rows], *([r[k] for r in rows] for k in METRIC_KEYS)]
+                if mode.form == "columns16":
+                    arrays.append([Jsonb(r["extra"]) for r in rows])
+                calls.append((sid, *arrays))
             else:
                 calls.append((sid, json.dumps(rows)))
-    return calls
+    return calls, copy_rows
 
 
 def _run_calls(url: str, query: str, calls: Sequence[tuple[Any, ...]], method: str) -> float:
@@ -218,6 +277,19 @@ def _run_calls(url: str, query: str, calls: Sequence[tuple[Any, ...]], method: s
         return time.perf_counter() - t
 
 
+def _run_copy(url: str, rows: Sequence[tuple[Any, ...]]) -> float:
+    """All the rows in one binary COPY into bench_plain, one commit: the physical limit."""
+    query = f"copy public.bench_plain ({', '.join(COPY_COLUMNS)}) from stdin (format binary)"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("checkpoint")
+        t = time.perf_counter()
+        with conn.transaction(), conn.cursor() as cur, cur.copy(query) as copy:
+            copy.set_types(list(COPY_TYPES))
+            for row in rows:
+                copy.write_row(row)
+        return time.perf_counter() - t
+
+
 def bench_writes(
     url: str,
     write_sessions: int = 200,
@@ -226,21 +298,22 @@ def bench_writes(
     modes: Sequence[WriteMode] = WRITE_MODES,
     log: Log = print_flush,
 ) -> list[dict[str, Any]]:
-    """Rows/s through the API (all triggers) vs. plain inserts of the same rows into bench_plain."""
+    """Rows/s through the API (all triggers) vs. plain inserts of the same rows into bench_plain,
+    and vs. one COPY of them."""
     rng = random.Random(seed + 3)
     with psycopg.connect(url, autocommit=True) as conn:
         create_plain_table(conn)
         conn.execute("analyze public.bench_plain")
     results = []
     for mode in modes:
-        api_s = plain_s = 0.0
+        api_s = plain_s = copy_s = 0.0
         rows_total = 0
         reps = []
         for rep in range(repeats):
             sessions = _start_sessions(
                 url, write_sessions, mode.epochs_per_session, f"{mode.key}-{rep}"
             )
-            calls = _make_calls(mode, sessions, rng)
+            calls, copy_rows = _make_calls(mode, sessions, rng)
             n_rows = len(calls) * mode.batch
             api_q, plain_q = QUERIES[mode.form]
             order = ("api", "plain") if rep % 2 == 0 else ("plain", "api")
@@ -249,8 +322,10 @@ def bench_writes(
                 took[side] = _run_calls(
                     url, api_q if side == "api" else plain_q, calls, mode.method
                 )
+            took["copy"] = _run_copy(url, copy_rows)
             api_s += took["api"]
             plain_s += took["plain"]
+            copy_s += took["copy"]
             rows_total += n_rows
             reps.append(
                 {
@@ -258,11 +333,13 @@ def bench_writes(
                     "calls": len(calls),
                     "api_s": took["api"],
                     "plain_s": took["plain"],
-                    "order": list(order),
+                    "copy_s": took["copy"],
+                    "order": [*order, "copy"],
                 }
             )
         api_rps = rows_total / api_s
         plain_rps = rows_total / plain_s
+        copy_rps = rows_total / copy_s
         slowdown = plain_rps / api_rps
         results.append(
             {
@@ -280,6 +357,13 @@ def bench_writes(
                 "slowdown": slowdown,
                 "goal_slowdown": GOAL_WRITE_SLOWDOWN,
                 "meets_goal": slowdown <= GOAL_WRITE_SLOWDOWN,
+                "copy_s": copy_s,
+                "copy_rows_per_s": copy_rps,
+                "api_vs_copy": copy_rps / api_rps,
+                "plain_vs_copy": copy_rps / plain_rps,
+                # Only the typed-array forms (the SDK's path) carry issue 11's goal.
+                "goal_columns_slowdown": GOAL_COLUMNS_SLOWDOWN if _columns(mode) else None,
+                "meets_columns_goal": slowdown <= GOAL_COLUMNS_SLOWDOWN if _columns(mode) else None,
                 "repeats": reps,
             }
         )
@@ -287,4 +371,12 @@ def bench_writes(
             f"  {mode.key:<20} API {api_rps:>10,.0f} rows/s   plain {plain_rps:>10,.0f} rows/s"
             f"   API {slowdown:.2f}x slower  ({rows_total:,} rows each)"
         )
+        log(
+            f"  {'':<20} COPY {copy_rps:>9,.0f} rows/s   API {copy_rps / api_rps:.2f}x slower"
+            f" than COPY, plain {copy_rps / plain_rps:.2f}x"
+        )
     return results
+
+
+def _columns(mode: WriteMode) -> bool:
+    return mode.form in ("columns", "columns16")
