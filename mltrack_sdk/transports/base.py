@@ -81,7 +81,8 @@ class Transport(Protocol):
         limit: int | None = None,
     ) -> Columns:
         """Only ``columns`` of the rows :meth:`select` would return, one list per column (in
-        the order of ``columns``) - what a chart draws, without a dict per row."""
+        the order of ``columns``) - what a chart draws, without a dict per row. A column the
+        relation lacks raises :class:`~mltrack_sdk.errors.DatabaseError` (SQLSTATE 42703)."""
         ...
 
     def close(self) -> None:

@@ -211,7 +211,9 @@ class SupabaseTransport:
         limit: int | None = None,
     ) -> Columns:
         """Only ``columns`` of the rows :meth:`select` returns, one list per column; the values
-        are JSON as PostgREST sent them (``types`` is None: the caller parses them)::
+        are JSON as PostgREST sent them (``types`` is None: the caller parses them). The rows are
+        read whole (``select=*``) and a column the relation lacks is refused (42703) only when a
+        row comes back; the Postgres transport refuses it from the catalog, rows or not::
 
             transport.select_columns("training_metrics", ["epoch", "map50"],
                                      filters={"session_id": sid}, order=[("epoch", False)])

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from mltrack_sdk.client import METRIC_FIELDS, Client
-from mltrack_sdk.errors import InvalidValueError
+from mltrack_sdk.errors import DatabaseError, InvalidValueError
 from mltrack_sdk.models import (
     ActiveSession,
     EpochMetrics,
@@ -278,6 +278,27 @@ def test_every_read_equals_per_row_validation(
         assert detail.session == TrainingSession.model_validate(
             transport.select("training_sessions", filters={"id": sid})[0]
         )
+    finally:
+        transport.close()
+        if fake is not None:
+            fake.stop()
+
+
+@pytest.mark.parametrize("backend", ["postgres", "supabase"])
+def test_select_columns_refuses_a_column_the_relation_lacks(
+    backend: str, conn: Any, db_url: str, direct_db_url: str
+) -> None:
+    start(conn, "one")
+    fake = RunningFake(direct_db_url) if backend == "supabase" else None
+    transport: Any = (
+        SupabaseTransport(fake.url, make_key("service_role")) if fake else PostgresTransport(db_url)
+    )
+    try:
+        got = transport.select_columns("training_sessions", ["session_name", "epochs"])
+        assert got.data == {"session_name": ["one"], "epochs": [10]}
+        with pytest.raises(DatabaseError) as bad:
+            transport.select_columns("training_sessions", ["session_name", "nope"])
+        assert bad.value.sqlstate == "42703" and "nope" in bad.value.message
     finally:
         transport.close()
         if fake is not None:
