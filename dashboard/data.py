@@ -15,6 +15,7 @@ usable (and tested) on its own, like the seed's hooks::
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -353,15 +354,38 @@ def history_frame(
     wanted = set(statuses) & set(TERMINAL)
     models, names = set(model_types), set(datasets)
     rows = [
-        _history_row(s)
+        s
         for s in sessions
         if s.status in wanted
         and (not models or s.model_type in models)
         and (not names or s.dataset_name in names)
     ]
-    frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
-    if frame.empty:
-        return frame
+    if not rows:
+        return pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    # Column by column (10,000 sessions in a few tens of milliseconds, not row dicts).
+    frame = pd.DataFrame(
+        {
+            "id": [str(s.id) for s in rows],
+            "session": [s.session_name for s in rows],
+            "status": [s.status for s in rows],
+            "model": [s.model_type for s in rows],
+            "dataset": [s.dataset_name for s in rows],
+            "started": _naive([s.started_at or s.created_at for s in rows]),
+            "completed": _naive([s.completed_at for s in rows]),
+            "duration_s": _floats(s.duration_seconds for s in rows),
+            "duration": [format_duration(s.duration_seconds) for s in rows],
+            "epochs": [
+                f"{s.epochs_completed}/{s.epochs}" if s.epochs else str(s.epochs_completed)
+                for s in rows
+            ],
+            "mAP50-95": _floats(_first(s.final_map50_95, s.best_map50_95) for s in rows),
+            "mAP50": _floats(_first(s.final_map50, s.best_map50) for s in rows),
+            "precision": _floats(s.final_precision for s in rows),
+            "recall": _floats(s.final_recall for s in rows),
+            "reason": [s.status_reason for s in rows],
+        },
+        columns=list(HISTORY_COLUMNS),
+    )
     key, ascending = {
         "newest": ("started", False),
         "oldest": ("started", True),
@@ -373,29 +397,23 @@ def history_frame(
     return frame.reset_index(drop=True)
 
 
-def _history_row(s: TrainingSession) -> dict[str, Any]:
-    return {
-        "id": str(s.id),
-        "session": s.session_name,
-        "status": s.status,
-        "model": s.model_type,
-        "dataset": s.dataset_name,
-        "started": _naive(s.started_at or s.created_at),
-        "completed": _naive(s.completed_at),
-        "duration_s": s.duration_seconds,
-        "duration": format_duration(s.duration_seconds),
-        "epochs": f"{s.epochs_completed}/{s.epochs}" if s.epochs else str(s.epochs_completed),
-        "mAP50-95": s.final_map50_95 if s.final_map50_95 is not None else s.best_map50_95,
-        "mAP50": s.final_map50 if s.final_map50 is not None else s.best_map50,
-        "precision": s.final_precision,
-        "recall": s.final_recall,
-        "reason": s.status_reason,
-    }
+def _first(value: float | None, otherwise: float | None) -> float | None:
+    return value if value is not None else otherwise
 
 
-def _naive(value: datetime | None) -> datetime | None:
-    """Local wall time without a zone (what a table shows), for a time the database gave."""
-    return None if value is None else value.astimezone().replace(tzinfo=None)
+def _floats(values: Iterable[float | None]) -> pd.Series:
+    """Numbers with NaN for the missing ones."""
+    return pd.Series([math.nan if v is None else v for v in values], dtype="float64")
+
+
+def _naive(values: Sequence[datetime | None]) -> pd.Series:
+    """Local wall times without a zone (what a table shows), for times the database gave (the
+    local offset of each moment, daylight saving included)."""
+    local = [
+        math.nan if v is None else (t := v.timestamp()) + time.localtime(t).tm_gmtoff
+        for v in values
+    ]
+    return pd.to_datetime(pd.Series(local, dtype="float64"), unit="s").dt.round("us")
 
 
 def leaderboard_frame(entries: Iterable[LeaderboardEntry]) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import data, frames
 from dashboard.views import open_details
 
 if TYPE_CHECKING:
@@ -38,12 +38,14 @@ def render(store: LiveStore, snap: Snapshot) -> None:
     frame = store.memo(
         ("history", wanted),
         snap.version("history"),
-        lambda: data.history_frame(
-            snap.sessions.values(),
-            statuses=statuses,
-            model_types=model_types,
-            datasets=names,
-            sort=sort,
+        lambda: frames.history_table(
+            data.history_frame(
+                snap.sessions.values(),
+                statuses=statuses,
+                model_types=model_types,
+                datasets=names,
+                sort=sort,
+            )
         ),
     )
     if frame.empty:
@@ -57,14 +59,5 @@ def render(store: LiveStore, snap: Snapshot) -> None:
         key="history_table",
         on_select=functools.partial(open_details, "history_table", ids),
         selection_mode="single-row",
-        column_config={
-            "id": None,
-            "duration_s": None,
-            "mAP50-95": st.column_config.NumberColumn(format="%.4f"),
-            "mAP50": st.column_config.NumberColumn(format="%.4f"),
-            "precision": st.column_config.NumberColumn(format="%.3f"),
-            "recall": st.column_config.NumberColumn(format="%.3f"),
-            "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-            "completed": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-        },
+        column_config={"id": None},
     )

@@ -163,6 +163,10 @@ def test_history_sorts_and_filters(direct_db_url: str, app: Any) -> None:
     frame = at.dataframe[0].value
     assert list(frame["session"]) == ["yolov8n broken"]
     assert list(frame["reason"]) == ["RuntimeError: CUDA out of memory"]
+    # Empty cells are blank, never the word "None"; numbers are formatted.
+    assert frame["precision"].iloc[0] == "" and frame["recall"].iloc[0] == ""
+    assert frame["mAP50-95"].iloc[0] == f"{0.5 * 2 / 5:.4f}"
+    assert not any("None" in str(v) for v in frame.to_numpy().ravel())
 
     at.multiselect(key="history_status").set_value(["completed", "failed", "cancelled"]).run()
     at.multiselect(key="history_model").set_value(["yolov8s"]).run()
@@ -174,6 +178,32 @@ def test_history_sorts_and_filters(direct_db_url: str, app: Any) -> None:
 
     at.multiselect(key="history_status").set_value(["cancelled"]).run()
     assert "No ended session matches" in _texts(at)
+
+
+def test_links_open_a_tab_or_a_session_and_the_url_follows(direct_db_url: str, app: Any) -> None:
+    runs = _seed(direct_db_url)
+    runs["running"].finish("completed")
+    at = app(direct_db_url)
+    at.query_params["tab"] = "Leaderboard"
+    at = run_synced(at, direct_db_url)
+    assert at.session_state["tab"] == "Model Leaderboard"
+    assert at.dataframe[0].value["model"].iloc[0] == "yolov8n top"
+    # (The browser writes ?tab= of the bound tabs: test_dashboard_browser.py checks it.)
+
+    top = str(runs["top"].id)
+    at = app(direct_db_url)
+    at.query_params["session"] = top
+    at = run_synced(at, direct_db_url)
+    assert at.session_state["tab"] == "Session Details"
+    assert "yolov8n top" in [h.value.split(" ", 1)[1] for h in at.subheader]
+    assert at.query_params["session"] == top
+    _open(at, "Compare")
+    assert "session" not in at.query_params
+
+    at = app(direct_db_url)
+    at.query_params["tab"] = "no such tab"
+    at = run_synced(at, direct_db_url)
+    assert at.session_state["tab"] == "Active Training"
 
 
 def test_compare_overlays_the_chosen_sessions(direct_db_url: str, app: Any) -> None:

@@ -6,7 +6,9 @@ under the test's tmp dir and in test-results/dashboard/.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,11 +81,39 @@ def _completed(conn: psycopg.Connection[Any]) -> int:
     return int(row.fetchone()[0])  # type: ignore[index]
 
 
+def _holds(page: Any, seconds: float, **checks: Any) -> None:
+    """Each of ``checks`` (name: a function of nothing) stays true for ``seconds``, looked at
+    every 50 ms: an element the page draws and then loses fails here."""
+    deadline = page.evaluate("Date.now()") + seconds * 1000
+    while page.evaluate("Date.now()") < deadline:
+        for name, check in checks.items():
+            assert check(), f"{name} did not hold for {seconds:g} s"
+        page.wait_for_timeout(50)
+
+
+def _selected(tab: Any) -> bool:
+    return bool(tab.get_attribute("aria-selected") == "true")
+
+
+def _completed_now(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return _completed(conn)
+
+
 def _choose(page: Any, key: str, *texts: str) -> None:
-    """Pick the options containing ``texts`` in the select widget with ``key``."""
-    page.locator(f".st-key-{key}").get_by_role("combobox").click()
+    """Pick the options containing ``texts`` in the select widget with ``key``, one at a time
+    (each pick re-runs the page, which may close the list: it is opened again)."""
+    widget = page.locator(f".st-key-{key}")
+    box = widget.get_by_role("combobox")
+
+    def chosen(text: str) -> bool:  # a multiselect's tag, or a selectbox's value
+        return text in widget.inner_text() or text in box.input_value()
+
     for text in texts:
+        if not page.get_by_role("listbox").is_visible():
+            box.click()
         page.get_by_role("option", name=text).first.click()
+        wait_for(lambda text=text: chosen(text), timeout=SECONDS / 1000, what=f"{text} chosen")
     if page.get_by_role("listbox").is_visible():
         page.keyboard.press("Escape")  # a multiselect's list may stay open
 
@@ -131,7 +161,18 @@ def test_every_tab_and_card_appears(
         expect(podium.locator('[data-testid="stMetric"]').first).to_contain_text(
             "🏆 tour 0.85", timeout=SECONDS
         )
-        expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(1, timeout=SECONDS)
+        # The table under the trophy cards, with its rows (drawn, not only present).
+        table = page.locator('[data-testid="stDataFrame"]')
+        expect(table).to_have_count(1, timeout=SECONDS)
+        for name in ("tour 0.85", "tour 0.6", "tour 0.35", "tour sweep #2"):
+            expect(table.locator("table")).to_contain_text(name, timeout=SECONDS)
+        rows = _completed_now(board_db)
+
+        def drawn() -> bool:
+            box = table.locator("canvas").first.bounding_box()
+            return table.locator("table tbody tr").count() == rows and bool(box and box["height"])
+
+        _holds(page, 3, table=drawn, podium=podium.is_visible)
         screenshot(page, "3-model-leaderboard", tmp_path)
 
         page.get_by_role("tab", name="Session Details").click()
@@ -236,3 +277,80 @@ def test_the_stop_button_stops_a_running_session(
         stopped.set()
         trainer.join(5)
         wait_for(lambda: not trainer.is_alive(), what="the training thread")
+
+
+#: What each tab shows once it is open (one of them is enough).
+TAB_MARKS = {
+    "Active Training": ".st-key-active-{run}",
+    "Training History": "text=session(s). Select a row",
+    "Model Leaderboard": ".st-key-podium",
+    "Session Details": ".st-key-details_session",
+    "Compare": ".st-key-compare_sessions",
+    "Sweeps": ".st-key-sweep_run",
+}
+
+
+def test_every_tab_opens_on_a_click_during_live_updates(
+    page: Any, base: str, board_db: str, home: None
+) -> None:
+    from playwright.sync_api import expect
+
+    with Client(database_url=board_db) as client:
+        sweep = client.transport.rpc("create_hyperparameter_run", {"name": "tabs sweep"})
+    log_run(board_db, "ranked", quality=0.5, hyperparameter_run_id=str(sweep["id"]))
+    run = log_run(board_db, "busy", epochs=1000, logged=1, status=None)
+    done = threading.Event()
+
+    def train() -> None:  # an epoch every 0.2 s: the page redraws all the time
+        for epoch in range(1, 1000):
+            if done.wait(0.2):
+                return
+            log_epoch(run, epoch, 1000, 0.5)
+
+    trainer = threading.Thread(target=train, daemon=True)
+    trainer.start()
+    try:
+        _goto(page, base)
+        expect(page.locator(f".st-key-active-{run.id}")).to_be_visible(timeout=SECONDS)
+        for _ in range(2):
+            for label, mark in [*list(TAB_MARKS.items())[1:], next(iter(TAB_MARKS.items()))]:
+                tab = page.get_by_role("tab", name=label)
+                tab.click()
+                expect(tab).to_have_attribute("aria-selected", "true", timeout=5_000)
+                shown = page.locator(mark.format(run=run.id)).first
+                expect(shown).to_be_visible(timeout=SECONDS)
+                # Several live redraws later it is still open (looked at every 50 ms).
+                selected = functools.partial(_selected, tab)
+                _holds(page, 1, tab=selected, content=shown.is_visible)
+    finally:
+        done.set()
+        trainer.join(5)
+        run.finish("completed")
+
+
+def test_links_open_a_tab_or_a_session_and_the_url_follows(
+    page: Any, base: str, board_db: str, home: None
+) -> None:
+    from playwright.sync_api import expect
+
+    linked = log_run(board_db, "linked run", quality=0.4)
+    page.goto(f"{base}/?tab=Leaderboard")
+    wait_live(page)
+    tab = page.get_by_role("tab", name="Model Leaderboard")
+    expect(tab).to_have_attribute("aria-selected", "true", timeout=SECONDS)
+    expect(page.locator(".st-key-podium")).to_be_visible(timeout=SECONDS)
+
+    page.get_by_role("tab", name="Training History").click()
+    expect(page).to_have_url(re.compile(r"[?&]tab=Training(\+|%20)History"), timeout=SECONDS)
+    page.reload()
+    wait_live(page)
+    tab = page.get_by_role("tab", name="Training History")
+    expect(tab).to_have_attribute("aria-selected", "true", timeout=SECONDS)
+
+    page.goto(f"{base}/?session={linked.id}")
+    wait_live(page)
+    expect(page.get_by_role("tab", name="Session Details")).to_have_attribute(
+        "aria-selected", "true", timeout=SECONDS
+    )
+    expect(page.get_by_role("heading", name="linked run")).to_be_visible(timeout=SECONDS)
+    expect(page).to_have_url(re.compile(f"[?&]session={linked.id}"), timeout=SECONDS)

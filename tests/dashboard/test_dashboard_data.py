@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dashboard import data
+from dashboard import data, frames
 from mltrack_sdk.client import Client
 from mltrack_sdk.errors import InvalidValueError
 from tests.dashboard.support import log_run, no_ambient_config
@@ -80,6 +80,17 @@ def test_history_frame_filters_and_sorts(direct_db_url: str, client: Client) -> 
     assert list(data.history_frame(sessions, model_types=["yolov8s"])["session"]) == ["long poor"]
     assert list(data.history_frame(sessions, datasets=["cells"])["session"]) == ["broken"]
     assert data.history_frame(sessions, statuses=["running"]).empty  # only ended sessions
+
+    # As the page shows it: text, numbers formatted, empty cells blank (never "None"/"nan").
+    table = frames.history_table(frame)
+    assert "duration_s" not in table and list(table["session"]) == list(frame["session"])
+    assert list(table["mAP50-95"]) == [f"{v:.4f}" for v in frame["mAP50-95"]]
+    broken = table.iloc[2]
+    assert (broken["precision"], broken["recall"], broken["reason"]) == ("", "", "OOM")
+    assert broken["started"] == f"{frame['started'][2]:%Y-%m-%d %H:%M:%S}"
+    assert table.iloc[0]["reason"] == ""
+    cells = {str(v) for v in table.to_numpy().ravel()}
+    assert not cells & {"None", "nan", "NaT", "<NA>"}
     with pytest.raises(InvalidValueError, match="sort must be one of"):
         data.history_frame(sessions, sort="fastest")  # type: ignore[arg-type]
 
