@@ -37,7 +37,7 @@ from mltrack_sdk.models import (
     TrainingSession,
     ValidationResult,
 )
-from mltrack_sdk.rows import build_models, typed_columns
+from mltrack_sdk.rows import build_models, gc_paused, typed_columns
 
 if TYPE_CHECKING:
     from mltrack_sdk.transports.base import Transport
@@ -154,10 +154,11 @@ class Client:
     ) -> list[M]:
         # The model's columns only, each checked once (see mltrack_sdk.rows): the same models
         # as model_validate of each row, without the per-row cost.
-        got = self.transport.select_columns(
-            relation, list(model.model_fields), filters=filters, order=order, limit=limit
-        )
-        return build_models(model, typed_columns(model, got.data, got.types))
+        with gc_paused():
+            got = self.transport.select_columns(
+                relation, list(model.model_fields), filters=filters, order=order, limit=limit
+            )
+            return build_models(model, typed_columns(model, got.data, got.types))
 
     def close(self) -> None:
         """Close the transport if this client resolved it (a passed-in one is left open).
@@ -278,7 +279,8 @@ class Client:
         filters = self._metric_filters(session_id, epochs)
         if filters is None:
             return []
-        return build_models(EpochMetrics, self._metric_columns(filters, METRIC_FIELDS))
+        with gc_paused():
+            return build_models(EpochMetrics, self._metric_columns(filters, METRIC_FIELDS))
 
     def metrics_columns(
         self,
@@ -301,7 +303,8 @@ class Client:
         filters = self._metric_filters(session_id, epochs)
         if filters is None:
             return {c: [] for c in wanted}
-        return self._metric_columns(filters, wanted)
+        with gc_paused():
+            return self._metric_columns(filters, wanted)
 
     def request_stop(self, session_id: UUID | str, reason: str | None = None) -> TrainingSession:
         """Ask a running session to stop; its next heartbeat tells the training process.

@@ -33,7 +33,7 @@ from mltrack_sdk.models import (
     TrainingSession,
     ValidationResult,
 )
-from mltrack_sdk.rows import build_models, typed_columns
+from mltrack_sdk.rows import build_models, gc_paused, typed_columns
 from mltrack_sdk.transports.postgres import PostgresTransport
 from mltrack_sdk.transports.supabase import SupabaseTransport
 from tests.fakes.fake_supabase import RunningFake, make_key
@@ -303,3 +303,33 @@ def test_select_columns_refuses_a_column_the_relation_lacks(
         transport.close()
         if fake is not None:
             fake.stop()
+
+
+def test_gc_is_paused_for_a_read_and_left_as_it_was(pg_client: Client) -> None:
+    import gc
+
+    seen: list[bool] = []
+    real = pg_client.transport.select_columns
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    pg_client.transport.select_columns = spy  # type: ignore[method-assign]
+    sid = _start(pg_client)
+    assert gc.isenabled()
+    pg_client.metrics(sid)
+    pg_client.sessions()
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pg_client.metrics_columns(sid)
+        assert not gc.isenabled()  # a program that turned it off keeps it off
+    finally:
+        gc.enable()
+    with pytest.raises(InvalidValueError):
+        pg_client.metrics_columns(sid, ["nope"])
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("a failed read")
+    assert gc.isenabled()
