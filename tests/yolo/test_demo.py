@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -74,24 +75,27 @@ def test_demo_trains_live_benchmarks_and_ranks_one_run(direct_db_url: str, tmp_p
             fetch(direct_db_url, "select id from training_sessions where status <> 'running'") == []
         )
 
-        running = wait_for(
-            lambda: fetch(direct_db_url, "select id from training_sessions"), timeout=120,
-            what="the demo's session",
-        )  # fmt: skip
-        sid = running[0]["id"]
-        os.killpg(demo.pid, signal.SIGSTOP)  # the training holds still while the page is read
+        # The page opens before the run starts; the run's session is held still (SIGSTOP to
+        # the demo) as soon as it exists, so what the page shows next it shows mid-training.
+        held: list[str] = []
+        holder = threading.Thread(target=_hold_once_running, args=(demo, direct_db_url, held))
+        holder.start()
         try:
-            (row,) = fetch(direct_db_url, "select status from training_sessions")
-            assert row["status"] == "running"
             with chromium() as browser:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(f"http://127.0.0.1:{port}")  # this Chromium resolves no names
                 wait_live(page)
-                card = page.locator(f".st-key-active-{sid}")
+                holder.join(180)
+                assert held, "the demo's session did not start"
+                (row,) = fetch(direct_db_url, "select status from training_sessions")
+                assert row["status"] == "running"
+                card = page.locator(f".st-key-active-{held[0]}")
                 expect(card).to_contain_text("yolov8n demo", timeout=20_000)
                 expect(card).to_contain_text("/2", timeout=20_000)
         finally:
-            os.killpg(demo.pid, signal.SIGCONT)
+            holder.join(180)
+            if held:
+                os.killpg(demo.pid, signal.SIGCONT)
 
         assert demo.wait(300) == 0, "".join(lines)
         reader.join(10)
@@ -108,6 +112,18 @@ def test_demo_trains_live_benchmarks_and_ranks_one_run(direct_db_url: str, tmp_p
         reader.join(10)
         if demo.stdout is not None:
             demo.stdout.close()
+
+
+def _hold_once_running(demo: subprocess.Popen[str], url: str, held: list[str]) -> None:
+    """SIGSTOP the demo as soon as its session exists; its id goes into ``held``."""
+    deadline = time.monotonic() + 180
+    while demo.poll() is None and time.monotonic() < deadline:
+        rows = fetch(url, "select id from training_sessions")
+        if rows:
+            os.killpg(demo.pid, signal.SIGSTOP)
+            held.append(str(rows[0]["id"]))
+            return
+        time.sleep(0.05)
 
 
 def check_results(out: str, direct_db_url: str, tmp_path: Path) -> None:
