@@ -40,13 +40,20 @@ def _batch_wide(exc: Exception) -> bool:
 
 
 def send_rows_isolating(
-    transport: Transport, session_id: str, rows: list[Row], *, columns: bool = False
+    transport: Transport,
+    session_id: str,
+    rows: list[Row],
+    *,
+    columns: bool = False,
+    prepared: dict[str, Any] | None = None,
 ) -> Isolated:
     """Send epoch rows (``log_epoch_columns`` when ``columns``, else ``log_epochs``) so that one bad
     row cannot sink the others: a batch the database rejects for good is split in halves and each
     half sent again, until the rejected rows are alone. Costs one call when every row is good,
     about ``2 * log2(len(rows))`` more per bad row. An error about the session (no such session,
     not the owner, no privilege) or the schema rejects the whole batch, without splitting.
+    ``prepared``: :func:`epoch_columns` of all ``rows``, made ahead (while another call was on
+    the wire).
 
     Never raises for the backend: sending stops at the first outage or transient error, and the
     result names the rows not stored yet. Example::
@@ -61,7 +68,9 @@ def send_rows_isolating(
         chunk = todo.pop()
         try:
             if columns:
-                transport.rpc("log_epoch_columns", _columns(session_id, chunk))
+                if prepared is None or chunk is not rows:
+                    prepared = epoch_columns(session_id, chunk)
+                transport.rpc("log_epoch_columns", prepared)
             else:
                 transport.rpc("log_epochs", {"session_id": session_id, "metrics": chunk})
             continue
@@ -79,14 +88,14 @@ def send_rows_isolating(
     return result
 
 
-def _columns(session_id: str, rows: list[Row]) -> dict[str, Any]:
+def epoch_columns(session_id: str, rows: list[Row]) -> dict[str, Any]:
     """The arguments of ``log_epoch_columns`` for epoch rows: one list per field that any row
     gives (a row without it gets None, which keeps the stored value, as in ``log_epochs``)."""
     present = set().union(*rows)
     names = [name for name in _FIELDS if name in present]
     try:  # every row gives every field (a live run logs the same metrics each epoch): in C
         get = itemgetter("epoch", *names, "epoch")  # always a tuple, even without names
-        columns = list(map(list, zip(*map(get, rows), strict=True)))
+        columns = list(map(list, zip(*map(get, rows), strict=True))) or [[]]  # [] if no rows
     except KeyError:
         columns = [[row.get(name) for row in rows] for name in ("epoch", *names)]
     args: dict[str, Any] = {"session_id": session_id, "epoch": columns[0]}

@@ -3,8 +3,11 @@
 A call the training thread made is, until it is sent or kept, in exactly one of these places, in
 this order: the spool, held in memory (``_held``: the spool could not take it), in the writer's
 hand (``_pending``: taken from the queue, the first one possibly on the wire), the batch being
-filled (``_rows``), or still queued. The writer changes ``_held`` and ``_pending`` under ``_lock``
-while it is *busy* (in an operation that may block: a send, a replay, a file write).
+filled (``_rows``), the one item taken from the queue that waits for them (``_stash``: a call or
+a flush marker met while draining rows), or still queued. The writer changes ``_held``,
+``_pending`` and - while a call is on the wire, as it fills the next batch meanwhile - ``_rows``
+and ``_stash`` under ``_lock`` while it is *busy* (in an operation that may block: a send, a
+replay, a file write).
 
 When ``finish()`` gives up waiting it calls :meth:`Custody.abandon`. If the writer is busy (a hung
 socket, a spool file locked elsewhere), the session's hand-off thread takes every call not sent
@@ -91,6 +94,7 @@ class Custody:
         #: Calls dropped because more than MAX_HELD_ROWS rows were held in memory.
         self.dropped = 0
         self._rows: list[Row] = []  # the batch being filled: read by others only while busy
+        self._stash: Any = None  # a queue item (not a row) that waits for the rows before it
         self._lock = threading.Lock()  # guards everything below
         #: Set once finish() gave up waiting: from then on the writer spools nothing itself.
         self.abandoned = False
@@ -149,11 +153,15 @@ class Custody:
         queue (whose flush markers are released). Under the lock."""
         calls, rows = [*self._held, *self._pending], self._rows
         self._held, self._held_rows, self._pending, self._rows = [], 0, [], []
+        stash, self._stash = self._stash, None
         while True:
-            try:
-                item = self.queue.get_nowait()
-            except queue.Empty:
-                break
+            if stash is not None:
+                item, stash = stash, None
+            else:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
             if type(item) is dict:
                 rows.append(item)
             elif isinstance(item, QueuedCall):
@@ -197,6 +205,33 @@ class Custody:
             self._pending.append({"function": item.function, "args": item.args})
         elif isinstance(item, threading.Event):
             item.set()
+
+    def _drain(self, limit: int) -> None:
+        """Move queued epoch rows into the batch being filled, until it holds ``limit`` rows or
+        the queue is empty; the first other item met is kept in ``_stash`` (handled next, after
+        these rows). Under the lock: a takeover finds each row here or still queued."""
+        get = self.queue.get_nowait
+        with self._lock:
+            self._check()
+            rows = self._rows
+            while self._stash is None and len(rows) < limit:
+                try:
+                    item = get()
+                except queue.Empty:
+                    return
+                if type(item) is dict:
+                    rows.append(item)
+                else:
+                    self._stash = item
+
+    def _seal(self) -> Call:
+        """The batch being filled becomes the last pending call (under the lock)."""
+        with self._lock:
+            self._check()
+            call = self._epochs_call(self._rows)
+            self._pending.append(call)
+            self._rows = []
+        return call
 
     def _begin(self) -> None:
         """Before an operation that may block on the network or a file."""

@@ -3,7 +3,10 @@
 The training thread only puts items on a :class:`queue.SimpleQueue`: an epoch row (a ``dict``), a
 call (:class:`~mltrack_sdk.custody.QueuedCall`) or a flush marker (``threading.Event``). The
 writer sends epoch rows in batches of up to ``max_batch`` rows, waiting at most
-``flush_interval`` seconds for a batch to fill, and other calls in the order they were made. On
+``flush_interval`` seconds for a batch to fill, and other calls in the order they were made.
+While a batch is on the wire (on a helper thread, :mod:`mltrack_sdk.inflight`), the writer takes
+the next one from the queue and encodes it; the next is sent only once the database answered
+the one before, so a session's calls still reach it one at a time, in order. On
 the direct transport a batch goes as ``log_epoch_columns`` (one typed array per field);
 otherwise, and in the spool, it is a ``log_epochs`` call. A batch the database rejects for good
 is split until the bad rows are alone (:func:`send_rows_isolating`): the good rows land, and
@@ -29,10 +32,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mltrack_sdk.batches import send_rows_isolating
+from mltrack_sdk.batches import epoch_columns, send_rows_isolating
 from mltrack_sdk.custody import WAKE, Abandoned, Call, Custody, QueuedCall, describe
 from mltrack_sdk.errors import DatabaseError, Outcome, classify
 from mltrack_sdk.heartbeat import Outage
+from mltrack_sdk.inflight import InFlight
 from mltrack_sdk.spool import Spool
 from mltrack_sdk.transports.base import Transport, TransportUnavailable
 
@@ -74,6 +78,11 @@ class Writer(Custody, threading.Thread):
         self._replay_others = replay_others
         # The backend says how it takes a batch; a transport of someone else's sends JSON.
         self._columns = getattr(transport, "batch_encoding", "json") == "columns"
+        self._sender = InFlight(f"mltrack-send-{session_id[:8]}")
+        #: The next batch and its log_epoch_columns arguments, encoded while another was sent.
+        self._prepared: tuple[Call, dict[str, Any]] | None = None
+        #: Batches taken and encoded while the one before was on the wire.
+        self.overlapped = 0
         self._backoff = _MIN_BACKOFF
         self._retry_at = time.monotonic() if self.offline else float("inf")
         self._deadline = float("inf")
@@ -117,11 +126,12 @@ class Writer(Custody, threading.Thread):
             while True:
                 timeout = min(self._deadline, self._retry_at) - time.monotonic()
                 try:
-                    item = (
-                        self.queue.get(timeout=max(0.0, timeout))
-                        if timeout < 1e9
-                        else self.queue.get()
-                    )
+                    if self._stash is not None:  # met while draining rows: it comes next
+                        item, self._stash = self._stash, None
+                    elif timeout < 1e9:
+                        item = self.queue.get(timeout=max(0.0, timeout))
+                    else:
+                        item = self.queue.get()
                 except queue.Empty:
                     item = None
                 if self.abandoned:
@@ -142,6 +152,8 @@ class Writer(Custody, threading.Thread):
                     self._after_bug()
         except Abandoned:
             return
+        finally:
+            self._sender.stop()
 
     def _after_bug(self) -> None:
         """Spool the calls in hand, so that one the bug is about cannot hold up the others."""
@@ -160,8 +172,9 @@ class Writer(Custody, threading.Thread):
             self._rows.append(item)
             if len(self._rows) == 1:
                 self._deadline = time.monotonic() + self._flush_interval
+            self._drain(self._max_batch)  # the rows queued behind it, in one go
             if len(self._rows) >= self._max_batch or time.monotonic() >= self._deadline:
-                self._send_rows()
+                self._send_rows(fill=True)
         elif item is None:  # a timeout: the batch is due, or a retry
             if self._rows and time.monotonic() >= self._deadline:
                 self._send_rows()
@@ -181,21 +194,31 @@ class Writer(Custody, threading.Thread):
             self._take(item)
             self._process()
 
-    def _send_rows(self) -> None:
-        self._pending.append(self._epochs_call(self._rows))
-        self._rows, self._deadline = [], float("inf")
-        self._process()
+    def _send_rows(self, *, fill: bool = False) -> None:
+        self._seal()
+        self._deadline = float("inf")
+        self._process(fill=fill)
 
-    def _process(self) -> None:
+    def _process(self, *, fill: bool = False) -> None:
         """Send the pending calls in order; dead-letter what the database rejects for good; spool
         the rest (and go offline) when the backend is away. A call leaves ``_pending`` only once
-        it is sent or kept, so a takeover while it is on the wire spools it (custody module)."""
+        it is sent or kept, so a takeover while it is on the wire spools it (custody module).
+
+        ``fill`` (rows are due, no call or flush marker waits): while a call is on the wire, take
+        the next batch from the queue and encode it, to send it as soon as the answer came."""
         while self._pending:
             if self.offline:
                 self._keep_pending()
                 return
             self._begin()
-            dead, rest, error = self._deliver(self._pending[0])
+            call = self._pending[0]
+            prepared, self._prepared = self._prepared, None
+            job = self._sender.start(
+                self._deliver, call, prepared[1] if prepared and prepared[0] is call else None
+            )
+            if fill and len(self._pending) == 1:
+                self._fill_next()
+            dead, rest, error = job.result()
             self._done(self._pending, rest if error is not None else None)
             self._dead_letter(dead)
             if error is not None:
@@ -204,15 +227,35 @@ class Writer(Custody, threading.Thread):
                 self._retry_at = time.monotonic() + self._backoff
                 self.outage.begin(describe(error)[0])
 
+    def _fill_next(self) -> None:
+        """While a call is on the wire: the next full batch, sealed and encoded; rows that do not
+        fill one stay in the batch being filled (sent at its deadline, as ever)."""
+        self._drain(self._max_batch)
+        if len(self._rows) < self._max_batch:
+            if self._rows and self._deadline == float("inf"):
+                self._deadline = time.monotonic() + self._flush_interval
+            return
+        call = self._seal()
+        self._deadline = float("inf")
+        self.overlapped += 1
+        if self._columns:
+            args = call["args"]
+            self._prepared = (call, epoch_columns(args["session_id"], args["metrics"]))
+
     def _deliver(
-        self, call: Call
+        self, call: Call, prepared: dict[str, Any] | None = None
     ) -> tuple[list[tuple[Call, Exception]], Call | None, Exception | None]:
-        """Send one call. Returns the calls rejected for good (with their errors), what is left
-        to send and the outage (or transient error) that stopped it."""
+        """Send one call (``prepared``: its log_epoch_columns arguments, if made ahead). Returns
+        the calls rejected for good (with their errors), what is left to send and the outage
+        (or transient error) that stopped it."""
         function, args = call["function"], call["args"]
         if function == "log_epochs":
             done = send_rows_isolating(
-                self._transport, args["session_id"], args["metrics"], columns=self._columns
+                self._transport,
+                args["session_id"],
+                args["metrics"],
+                columns=self._columns,
+                prepared=prepared,
             )
             dead = [({**call, "args": {**args, "metrics": r}}, e) for r, e in done.rejected]
             rest = {**call, "args": {**args, "metrics": done.unsent}} if done.unsent else None
