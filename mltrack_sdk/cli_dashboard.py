@@ -19,8 +19,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -88,6 +86,8 @@ def pick_port(preferred: int = DEFAULT_PORT) -> int:
 
     pick_port()  # 8501, or e.g. 40123 when another dashboard has 8501
     """
+    import socket  # here: `mltrack --help` imports this module
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
             s.bind(("", preferred))
@@ -157,6 +157,8 @@ class DashboardServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """End the server (SIGTERM to its process group, SIGKILL after ``timeout`` seconds)."""
+        import signal
+
         if self.process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
