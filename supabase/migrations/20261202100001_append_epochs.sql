@@ -11,11 +11,11 @@
 --   and the upsert writes the batch as before. Both ways give the same rows, summary and
 --   notifications; only the cost differs.
 -- - metrics_written read its batch three times and joined its per-session aggregate to
---   training_sessions by a sequential scan (the planner cannot know that a batch holds one
---   session, and guessed many): a scan of every session for every batch. It now reads the batch
---   once and updates each of its sessions, in id order, through the primary key; the update locks
---   the row and computes from its newest version, which also gives the epochs the batch must lie
---   within. The rules are unchanged.
+--   training_sessions by a hash join (the planner cannot know that a batch holds one session, and
+--   guessed many), which scans every session for every batch while the table holds a few
+--   thousand. It now reads the batch once and updates each of its sessions, in id order, through
+--   the primary key; the update locks the row and computes from its newest version, which also
+--   gives the epochs the batch must lie within. The rules are unchanged.
 
 create or replace function public.log_epoch_columns(
   session_id uuid,
