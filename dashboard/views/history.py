@@ -12,6 +12,8 @@ from dashboard import data, frames
 from dashboard.views import open_details
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from dashboard.store import LiveStore, Snapshot
 
 
@@ -35,29 +37,38 @@ def render(store: LiveStore, snap: Snapshot) -> None:
         "Sort by", list(data.HISTORY_SORTS), format_func=data.HISTORY_SORTS.get, key="history_sort"
     )
     wanted = (tuple(statuses), tuple(model_types), tuple(names), sort)
-    frame = store.memo(
+    table, ids = store.memo(
         ("history", wanted),
         snap.version("history"),
-        lambda: frames.history_table(
-            data.history_frame(
-                snap.sessions.values(),
-                statuses=statuses,
-                model_types=model_types,
-                datasets=names,
-                sort=sort,
-            )
-        ),
+        lambda: _table(snap, statuses, model_types, names, sort),
     )
-    if frame.empty:
+    if table.empty:
         st.info("No ended session matches (completed, failed and cancelled runs are listed here).")
         return
-    st.caption(f"{len(frame)} session(s). Select a row to open its details.")
-    ids = tuple(frame["id"])
+    st.caption(f"{len(table)} session(s). Select a row to open its details.")
     st.dataframe(
-        frame,
+        table,
         hide_index=True,
         key="history_table",
         on_select=functools.partial(open_details, "history_table", ids),
         selection_mode="single-row",
-        column_config={"id": None},
     )
+
+
+def _table(
+    snap: Snapshot,
+    statuses: list[str],
+    model_types: list[str],
+    names: list[str],
+    sort: frames.HistorySort,
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The table as shown (text cells; the ids kept apart, not sent to the browser) and the
+    session id of each row."""
+    frame = data.history_frame(
+        snap.sessions.values(),
+        statuses=statuses,
+        model_types=model_types,
+        datasets=names,
+        sort=sort,
+    )
+    return frames.history_table(frame).drop(columns="id"), tuple(frame["id"])

@@ -46,6 +46,7 @@ def test_the_streamlit_command_serves_the_app_headless() -> None:
         "--browser.gatherUsageStats": "false",
         "--server.headless": "true",
         "--client.toolbarMode": "minimal",
+        "--runner.postScriptGC": "false",
         "--server.port": "8600",
         "--server.address": "127.0.0.1",
     }
