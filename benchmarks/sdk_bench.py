@@ -17,7 +17,7 @@ Measures:
    committed, session completed). Beside it, a raw ``COPY`` of the same rows into a plain table
    (``like training_metrics``: same columns and primary key, no trigger, CHECK or foreign key)
    in the same run. Goal: >= 50,000 rows/s.
-3. The same two with the issue's realistic row, 16 metrics: the 14 metric columns plus two
+3. The same two with a realistic row, 16 metrics: the 14 metric columns plus two
    values in ``extra`` (goal: ``log_epoch`` p50 <= 3 us; end to end >= half of ``COPY`` of the
    same rows, extra included).
 4. ``--processes N`` (0 = skip; default 32): N training processes, each its own session, log
@@ -97,7 +97,7 @@ def epoch_metrics(epoch: int, epochs: int) -> dict[str, float]:
 
 
 def epoch_metrics16(epoch: int, epochs: int) -> dict[str, Any]:
-    """The issue's realistic epoch: the 14 metric columns and two values in ``extra``."""
+    """A realistic epoch: the 14 metric columns and two values in ``extra``."""
     p = epoch / epochs
     return {
         **epoch_metrics(epoch, epochs),
