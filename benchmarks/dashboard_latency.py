@@ -199,12 +199,14 @@ def main() -> None:
         with served_dashboard(config, workdir, timeout=120) as (base, _), chromium() as b:
             cold = first_render(b, base, args.sessions, history=True)
             results["first_full_render_cold_s"] = round(cold, 2)
+        print(json.dumps(results), flush=True)
         with served_dashboard(config, workdir, timeout=120) as (base, process), chromium() as b:
             results["first_render_cold_s"] = round(first_render(b, base, args.sessions), 2)
             results["first_render_warm_s"] = round(first_render(b, base, args.sessions), 2)
             full = [first_render(b, base, args.sessions, history=True) for _ in range(3)]
             results["first_full_render_warm_s"] = round(statistics.median(full), 2)
             results["history_table_s"] = round(history_render(b, base), 2)
+            print(json.dumps(results), flush=True)  # what is measured so far
             ms = latency(b, base, url, args.updates)
             results["latency_ms"] = {
                 "updates": len(ms),
