@@ -201,6 +201,13 @@ begin
   -- also gives the epochs the batch must lie within. A batch that breaks that rule raises, which
   -- rolls the whole statement back.
   for i in 1 .. coalesce(cardinality(batch.ids), 0) loop
+    -- The metrics' notification first, as before: a listener hears of the new epochs, then of
+    -- the session whose summary they moved on (its UPDATE notifies at the end of the update).
+    -- A batch refused below rolls both back.
+    perform pg_notify('mltrack_changes', json_build_object(
+      'table', 'training_metrics', 'op', 'INSERT', 'session_id', batch.ids[i],
+      'count', batch.counts[i], 'min_epoch', batch.min_epochs[i],
+      'max_epoch', batch.max_epochs[i])::text);
     update public.training_sessions s
        set current_epoch = greatest(s.current_epoch, batch.max_epochs[i]),
            epochs_completed = s.epochs_completed + batch.counts[i],
@@ -225,10 +232,6 @@ begin
         batch.max_epochs[i]::text,
         'Epochs count from 0; raise the session''s epochs if the run was extended.');
     end if;
-    perform pg_notify('mltrack_changes', json_build_object(
-      'table', 'training_metrics', 'op', 'INSERT', 'session_id', batch.ids[i],
-      'count', batch.counts[i], 'min_epoch', batch.min_epochs[i],
-      'max_epoch', batch.max_epochs[i])::text);
   end loop;
   return null;
 end
