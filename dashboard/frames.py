@@ -1,6 +1,6 @@
 """The shaping of rows into tables and long-format chart frames (pandas; also importable
-from :mod:`dashboard.data`), and tables as a page shows them: every cell text, numbers
-formatted, a missing value blank (Streamlit's tables show a missing cell as the word "None").
+from :mod:`dashboard.data`), and tables as a page shows them (numbers and times keep their
+types; the page formats them and shows a missing cell blank).
 The dashboard builds them once per store version and shares them among viewers::
 
     from dashboard import frames
@@ -97,6 +97,7 @@ HISTORY_COLUMNS = (
     "duration_s",
     "duration",
     "epochs",
+    "planned",
     "mAP50-95",
     "mAP50",
     "precision",
@@ -149,10 +150,8 @@ def history_frame(
             "completed": _naive([s.completed_at for s in rows]),
             "duration_s": _floats(s.duration_seconds for s in rows),
             "duration": [format_duration(s.duration_seconds) for s in rows],
-            "epochs": [
-                f"{s.epochs_completed}/{s.epochs}" if s.epochs else str(s.epochs_completed)
-                for s in rows
-            ],
+            "epochs": pd.Series([s.epochs_completed for s in rows], dtype="int64"),
+            "planned": pd.Series([s.epochs for s in rows], dtype="Int64"),
             "mAP50-95": _floats(_first(s.final_map50_95, s.best_map50_95) for s in rows),
             "mAP50": _floats(_first(s.final_map50, s.best_map50) for s in rows),
             "precision": _floats(s.final_precision for s in rows),
@@ -376,8 +375,8 @@ HISTORY_FORMATS: dict[str, str] = {
     "started": "%Y-%m-%d %H:%M:%S",
     "completed": "%Y-%m-%d %H:%M:%S",
 }
-#: Columns of Training History's frame that the table does not show.
-HISTORY_HIDDEN = ("duration_s",)
+#: Columns of Training History's frame that its table does not show.
+HISTORY_HIDDEN = ("id", "duration")
 
 
 def _column(values: pd.Series, fmt: str | None) -> pd.Series:
@@ -393,7 +392,8 @@ def display_table(
     frame: pd.DataFrame, formats: Mapping[str, str], hidden: tuple[str, ...] = ()
 ) -> pd.DataFrame:
     """``frame`` with every cell as text: ``formats`` by column (``str.format`` for numbers,
-    ``strftime`` for times), missing values as ``""``, the ``hidden`` columns left out.
+    ``strftime`` for times), missing values as ``""``, the ``hidden`` columns left out (for a
+    table whose header must not sort anything, e.g. an export).
 
     Example::
 
@@ -404,14 +404,18 @@ def display_table(
 
 
 def history_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Training History's table (from :func:`dashboard.data.history_frame`): blank empty
-    cells, mAP with 4 digits, precision and recall with 3, times to the second.
+    """Training History's table (from :func:`dashboard.data.history_frame`) as the page shows
+    it: numbers and times keep their types (a click on a column header sorts them in order,
+    durations by seconds), the duration in seconds, the id and the duration text left out.
+    The page formats the cells and shows missing ones blank (``st.dataframe`` with
+    ``placeholder=""`` and :data:`HISTORY_FORMATS`).
 
     Example::
 
-        history_table(history_frame(sessions))["completed"].iloc[0]  # '2025-01-31 12:00:05'
+        history_table(history_frame(sessions))["duration (s)"].iloc[0]  # 8100.0
     """
-    return display_table(frame, HISTORY_FORMATS, HISTORY_HIDDEN)
+    columns = [c for c in frame.columns if c not in HISTORY_HIDDEN]
+    return frame[columns].rename(columns={"duration_s": "duration (s)"})
 
 
 __all__ = [

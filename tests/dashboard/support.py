@@ -4,6 +4,7 @@ Everything the pages show is written through the SDK (``start_session``, ``log_e
 ``finish``) into a test database, as a training would write it:
 
 - :func:`log_run` writes a run (its epochs, and optionally its end);
+- :func:`ended_sessions` writes many ended sessions at once through the SQL API (for paging);
 - ``app`` makes Streamlit ``AppTest`` instances of ``dashboard/app.py`` on this test's database
   and releases the process' live store afterwards;
 - ``wait_for`` polls a condition with a timeout (never a fixed sleep).
@@ -22,6 +23,34 @@ import mltrack_sdk as mlt
 from mltrack_sdk.session import Session
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+
+
+def ended_sessions(url: str, count: int, *, offset: int = 0) -> list[str]:
+    """``count`` ended sessions ``paged {offset + i}`` through the SQL API (``start_session``,
+    ``finish_session``), shuffled so that no order matches another: duration ``i`` seconds
+    apart (sessions ``7919 * i % count``), mAP50-95 rising with ``i``, every third one
+    ``failed`` on dataset ``cells`` with model ``yolov8s``. Their ids in the order written."""
+    import psycopg
+
+    ids = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for n in range(count):
+            i = offset + n
+            seconds = 10 + (7919 * i) % max(count, 1)
+            odd = i % 3 == 0
+            row = conn.execute(
+                "select id from start_session(session_name => %s, model_type => %s,"
+                " dataset_name => %s, epochs => 10)",
+                (f"paged {i}", "yolov8s" if odd else "yolov8n", "cells" if odd else "shapes"),
+            ).fetchone()
+            assert row is not None
+            conn.execute(
+                "select finish_session(session_id => %s, status => %s, final_map50_95 => %s,"
+                " completed_at => now() + make_interval(secs => %s))",
+                (row[0], "failed" if odd else "completed", i / 1000, seconds),
+            )
+            ids.append(str(row[0]))
+    return ids
 
 
 def log_run(

@@ -20,7 +20,7 @@ from conftest import PgServer, create_database, drop_database
 
 from mltrack_sdk.client import Client
 from tests.dashboard.browser import CHROMIUM, chromium, screenshot, served_dashboard, wait_live
-from tests.dashboard.support import log_epoch, log_run, wait_for
+from tests.dashboard.support import ended_sessions, log_epoch, log_run, wait_for
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)"
@@ -354,3 +354,32 @@ def test_links_open_a_tab_or_a_session_and_the_url_follows(
     )
     expect(page.get_by_role("heading", name="linked run")).to_be_visible(timeout=SECONDS)
     expect(page).to_have_url(re.compile(f"[?&]session={linked.id}"), timeout=SECONDS)
+
+
+def test_history_pages_and_a_row_of_page_2_opens_its_details(
+    page: Any, base: str, board_db: str, home: None, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    ids = ended_sessions(board_db, 150)  # the newest sessions of this module's database
+    page.goto(f"{base}/?tab=History")
+    wait_live(page)
+    expect(page.get_by_text(re.compile(r"Rows 1-100 of [\d,]+ session\(s\)"))).to_be_visible(
+        timeout=SECONDS
+    )
+    page.get_by_label("Page").fill("2")
+    page.get_by_label("Page").press("Enter")
+    expect(page.get_by_text(re.compile(r"Rows 101-[\d,]+ of"))).to_be_visible(timeout=SECONDS)
+    table = page.locator('[data-testid="stDataFrame"]')
+    # Newest first: page 2 starts with the 101st newest; its empty cells are blank.
+    expect(table.locator("table")).to_contain_text("paged 49", timeout=SECONDS)
+    expect(table.locator("table")).not_to_contain_text("None")
+    screenshot(page, "2-training-history-page-2", tmp_path)
+    box = table.locator("canvas").first.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)  # the first row's selection box
+    expect(page.get_by_role("tab", name="Session Details")).to_have_attribute(
+        "aria-selected", "true", timeout=SECONDS
+    )
+    expect(page.get_by_role("heading", name="paged 49")).to_be_visible(timeout=SECONDS)
+    expect(page).to_have_url(re.compile(f"[?&]session={ids[49]}"), timeout=SECONDS)

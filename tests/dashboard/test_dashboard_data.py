@@ -81,15 +81,21 @@ def test_history_frame_filters_and_sorts(direct_db_url: str, client: Client) -> 
     assert list(data.history_frame(sessions, datasets=["cells"])["session"]) == ["broken"]
     assert data.history_frame(sessions, statuses=["running"]).empty  # only ended sessions
 
-    # As the page shows it: text, numbers formatted, empty cells blank (never "None"/"nan").
+    # As the page shows it: typed columns (a header click sorts numbers, durations by seconds).
     table = frames.history_table(frame)
-    assert "duration_s" not in table and list(table["session"]) == list(frame["session"])
-    assert list(table["mAP50-95"]) == [f"{v:.4f}" for v in frame["mAP50-95"]]
+    assert "id" not in table and "duration" not in table
+    assert list(table["session"]) == list(frame["session"])
+    assert table["duration (s)"].dtype == "float64" and table["mAP50-95"].dtype == "float64"
+    assert list(table["epochs"]) == [2, 6, 1] and list(table["planned"]) == [2, 6, 5]
     broken = table.iloc[2]
-    assert (broken["precision"], broken["recall"], broken["reason"]) == ("", "", "OOM")
-    assert broken["started"] == f"{frame['started'][2]:%Y-%m-%d %H:%M:%S}"
-    assert table.iloc[0]["reason"] == ""
-    cells = {str(v) for v in table.to_numpy().ravel()}
+    assert math.isnan(broken["precision"]) and broken["reason"] == "OOM"
+    assert table["started"].dtype.kind == "M"
+    # Text for an export: empty cells blank, never "None"/"nan".
+    text = frames.display_table(table, frames.HISTORY_FORMATS)
+    assert list(text["mAP50-95"]) == [f"{v:.4f}" for v in frame["mAP50-95"]]
+    assert (text.iloc[2]["precision"], text.iloc[0]["reason"]) == ("", "")
+    assert text.iloc[2]["started"] == f"{frame['started'][2]:%Y-%m-%d %H:%M:%S}"
+    cells = {str(v) for v in text.to_numpy().ravel()}
     assert not cells & {"None", "nan", "NaT", "<NA>"}
     with pytest.raises(InvalidValueError, match="sort must be one of"):
         data.history_frame(sessions, sort="fastest")  # type: ignore[arg-type]
