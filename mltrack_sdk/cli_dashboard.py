@@ -155,7 +155,12 @@ class DashboardServer:
     def serve_until_interrupted(self) -> None:
         """Block until the server ends or the user presses Ctrl-C (then stop it)."""
         with contextlib.suppress(KeyboardInterrupt):
-            self.process.wait()
+            # In short waits: after a training, threads of other libraries (torch, polars) are
+            # about, and Ctrl-C's SIGINT may land on one of them; the main thread, blocked in one
+            # long waitpid(), would never see its KeyboardInterrupt.
+            while self.process.poll() is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(0.25)
         self.stop()
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -72,10 +72,19 @@ def test_the_background_server_serves_until_ctrl_c(direct_db_url: str, tmp_path:
         with urllib.request.urlopen(health, timeout=5) as answer:
             assert answer.status == 200
         assert server.url == f"http://localhost:{server.port}"
-        ctrl_c = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+        # Ctrl-C as it comes after a training: SIGINT handled on a thread other than the main
+        # one (torch's, polars'), which a main thread blocked in waitpid() never hears of.
+        ctrl_c = threading.Timer(
+            0.5, lambda: signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        )
+        # Should Ctrl-C go unheard, the server is stopped after 20 s, so the test fails rather
+        # than hangs.
+        watchdog = threading.Timer(20, os.killpg, (server.process.pid, signal.SIGTERM))
         ctrl_c.start()
+        watchdog.start()
         started = time.monotonic()
         server.serve_until_interrupted()
+        watchdog.cancel()
         ctrl_c.join()
         assert 0.4 < time.monotonic() - started < 15
         assert server.process.poll() is not None
