@@ -100,6 +100,18 @@ def pick_port(preferred: int = DEFAULT_PORT) -> int:
             return int(s.getsockname()[1])
 
 
+def _end_with_parent() -> None:
+    """In the server's process, before Streamlit starts (Linux): SIGTERM when the process that
+    started it ends, however it ends (a closed terminal, SIGKILL), so no orphan keeps the port."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+
+
 class DashboardServer:
     """The dashboard served in the background (headless, in a process group of its own), its
     output going to ``log``; :meth:`stop` (or leaving the ``with`` block) ends it::
@@ -132,6 +144,7 @@ class DashboardServer:
                 # Its own process group: Ctrl-C in the terminal reaches only this process, which
                 # then stops the server and its children.
                 start_new_session=True,
+                preexec_fn=_end_with_parent,
             )
 
     def wait_ready(self, timeout: float = 60.0) -> bool:

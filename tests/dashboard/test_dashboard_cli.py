@@ -3,9 +3,11 @@ browser tests start); the background server ``mltrack demo`` runs."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -91,3 +93,50 @@ def test_the_background_server_serves_until_ctrl_c(direct_db_url: str, tmp_path:
         with pytest.raises(OSError):
             urllib.request.urlopen(health, timeout=2)
     assert log.read_text()  # the server's output went to its log, not the terminal
+
+
+def test_the_background_server_ends_with_the_process_that_started_it(
+    direct_db_url: str, tmp_path: Path
+) -> None:
+    """A demo killed outright (SIGKILL, a closed terminal) leaves no dashboard holding its port."""
+    port, log = free_port(), tmp_path / "d.log"
+    starter = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from mltrack_sdk.cli_dashboard import DashboardServer\n"
+        f"s = DashboardServer(database_url={direct_db_url!r}, log=Path({str(log)!r}),"
+        f" port={port})\n"
+        "print(s.process.pid, s.wait_ready(60), flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", starter],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=app_path().parents[1],
+    ) as parent:
+        pid = "0"
+        try:
+            assert parent.stdout is not None
+            pid, ready = parent.stdout.readline().split()
+            assert ready == "True", log.read_text()
+            parent.kill()
+            parent.wait()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and _alive(int(pid)):
+                time.sleep(0.2)
+            assert not _alive(int(pid)), "the dashboard outlived the process that started it"
+        finally:
+            parent.kill()
+            if int(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(int(pid), signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not reaped by its new parent, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
