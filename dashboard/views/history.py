@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 #: Rows on one page of the table.
 PAGE_ROWS = 100
 PAGE_KEY = "history_page"
+_KEPT = "_kept_"
 
 _NUMBER = "%.4f"
 #: How the table shows its typed columns (missing cells blank).
@@ -40,6 +42,21 @@ def _first_page() -> None:
     st.session_state[PAGE_KEY] = 1
 
 
+def _restore(key: str, default: Any, allowed: Collection[Any] | None = None) -> None:
+    """Streamlit forgets a widget's value while its tab is not drawn (e.g. while a row's
+    details are open): give it back the value it had, else ``default``."""
+    if key not in st.session_state:
+        value = st.session_state.get(_KEPT + key, default)
+        if allowed is not None:
+            value = [v for v in value if v in allowed]
+        st.session_state[key] = value
+
+
+def _keep(*keys: str) -> None:
+    for key in keys:
+        st.session_state[_KEPT + key] = st.session_state[key]
+
+
 def render(store: LiveStore, snap: Snapshot) -> None:
     """Filters, sort order, the page control and one page of the table."""
     models, datasets = store.memo(
@@ -50,13 +67,14 @@ def render(store: LiveStore, snap: Snapshot) -> None:
             sorted({s.dataset_name for s in snap.sessions.values() if s.dataset_name}),
         ),
     )
+    _restore("history_status", list(data.TERMINAL), data.TERMINAL)
+    _restore("history_model", [], models)
+    _restore("history_dataset", [], datasets)
+    _restore("history_sort", "newest")
+    _restore(PAGE_KEY, 1)
     cols = st.columns([3, 3, 3, 3, 1])
     statuses = cols[0].multiselect(
-        "Status",
-        data.TERMINAL,
-        default=list(data.TERMINAL),
-        key="history_status",
-        on_change=_first_page,
+        "Status", data.TERMINAL, key="history_status", on_change=_first_page
     )
     model_types = cols[1].multiselect(
         "Model type", models, key="history_model", on_change=_first_page
@@ -69,6 +87,7 @@ def render(store: LiveStore, snap: Snapshot) -> None:
         key="history_sort",
         on_change=_first_page,
     )
+    _keep("history_status", "history_model", "history_dataset", "history_sort")
     wanted = (tuple(statuses), tuple(model_types), tuple(names), sort)
     # Sorted and filtered once per version of the history, shared by every viewer; a page
     # is a slice of it.
@@ -84,6 +103,7 @@ def render(store: LiveStore, snap: Snapshot) -> None:
     if not 1 <= st.session_state.get(PAGE_KEY, 1) <= pages:
         st.session_state[PAGE_KEY] = 1  # fewer pages than before (e.g. sessions deleted)
     page = cols[4].number_input("Page", min_value=1, max_value=pages, step=1, key=PAGE_KEY)
+    _keep(PAGE_KEY)
     first = (int(page) - 1) * PAGE_ROWS
     last = min(first + PAGE_ROWS, len(table))
     st.caption(

@@ -215,6 +215,12 @@ def test_history_pages_sorted_and_filtered_sessions(direct_db_url: str, app: Any
     at.number_input(key="history_page").set_value(2).run()
     assert at.dataframe[0].value["session"].iloc[0] == "paged 98"
     assert len(ids) == 250
+    # Another tab and back: the same filters, order and page.
+    _open(at, "Model Leaderboard")
+    _open(at, "Training History")
+    assert at.number_input(key="history_page").value == 2
+    assert at.selectbox(key="history_sort").value == "best"
+    assert at.dataframe[0].value["session"].iloc[0] == "paged 98"
 
 
 def test_links_open_a_tab_or_a_session_and_the_url_follows(direct_db_url: str, app: Any) -> None:

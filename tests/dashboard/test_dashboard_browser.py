@@ -383,3 +383,9 @@ def test_history_pages_and_a_row_of_page_2_opens_its_details(
     )
     expect(page.get_by_role("heading", name="paged 49")).to_be_visible(timeout=SECONDS)
     expect(page).to_have_url(re.compile(f"[?&]session={ids[49]}"), timeout=SECONDS)
+
+    # Back on Training History: the same page (Streamlit forgets a widget off screen).
+    page.get_by_role("tab", name="Training History").click()
+    table = page.locator('[data-testid="stDataFrame"]')
+    expect(table.locator("table")).to_contain_text("paged 49", timeout=SECONDS)
+    expect(page.get_by_text(re.compile(r"Rows 101-[\d,]+ of"))).to_be_visible(timeout=SECONDS)
