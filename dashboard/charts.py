@@ -6,14 +6,25 @@ Each function returns an ``alt.Chart`` (Streamlit renders it natively with
     from dashboard import charts, data
 
     chart = charts.loss_chart(data.loss_frame(metrics))
+
+Altair is imported by the first chart drawn, not with this module: a dashboard page without a
+chart (e.g. the first one of a server, on Training History) does not wait for it.
 """
 
 from __future__ import annotations
 
-import altair as alt
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
-_EPOCH = alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d"))
+if TYPE_CHECKING:
+    import altair as alt
+
+
+def _epoch_axis() -> alt.X:
+    import altair as alt
+
+    return alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d"))
 
 
 def line_chart(
@@ -31,12 +42,14 @@ def line_chart(
 
         line_chart(data.metrics_frame(rows, ["map50", "map50_95"]), title="mAP")
     """
+    import altair as alt
+
     scale = alt.Scale(type="log") if log_scale else alt.Scale(zero=False)
     return (
         alt.Chart(frame, title=title)
         .mark_line(point=alt.OverlayMarkDef(size=18))
         .encode(
-            x=_EPOCH,
+            x=_epoch_axis(),
             y=alt.Y("value:Q", title=y_title, scale=scale),
             # Compare's labels are "name (status, id)": the default 200 px cut them short.
             color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(labelLimit=360)),
@@ -53,11 +66,13 @@ def loss_chart(frame: pd.DataFrame, height: int = 260) -> alt.Chart:
 
         loss_chart(data.loss_frame(rows))
     """
+    import altair as alt
+
     return (
         alt.Chart(frame, title="Loss (train solid, validation dashed)")
         .mark_line(point=alt.OverlayMarkDef(size=14))
         .encode(
-            x=_EPOCH,
+            x=_epoch_axis(),
             y=alt.Y("value:Q", title="loss", scale=alt.Scale(zero=False)),
             color=alt.Color("loss:N", title=None, sort=["box", "cls", "dfl", "total"]),
             strokeDash=alt.StrokeDash("split:N", title=None, sort=["train", "val"]),
@@ -79,6 +94,8 @@ def mini_chart(scores: pd.DataFrame, losses: pd.DataFrame, height: int = 110) ->
             data.metrics_frame(recent, ["total_loss"]),
         )
     """
+    import altair as alt
+
     x = alt.X("epoch:Q", title=None, axis=alt.Axis(tickMinStep=1, format="d"))
     # Legend on the right: at the bottom it takes its height out of the plot's (Streamlit fits
     # the chart in `height`), which left a card a flat line.
@@ -116,6 +133,8 @@ def per_class_chart(frame: pd.DataFrame, height: int = 220) -> alt.Chart:
 
         per_class_chart(data.validation_frame(detail.validation_results))
     """
+    import altair as alt
+
     long = frame.melt(
         id_vars=["split", "class"], value_vars=["mAP50", "mAP50-95"], var_name="metric"
     ).dropna(subset=["value"])
@@ -141,6 +160,8 @@ def objective_chart(trials: pd.DataFrame, parameter: str, objective: str) -> alt
 
         objective_chart(data.sweep_trials(run, sessions), "lr0", "map50_95")
     """
+    import altair as alt
+
     frame = trials.dropna(subset=["objective"]).copy()
     frame["marked"] = frame["best"].map(lambda b: "best" if b else "trial")
     numeric = pd.api.types.is_numeric_dtype(frame[parameter]) if parameter in frame else False
