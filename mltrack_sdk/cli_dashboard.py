@@ -3,7 +3,9 @@
 Checks where to connect first (the SDK's configuration order: ``--database-url``,
 ``$MLTRACK_DATABASE_URL``, ``$SUPABASE_URL`` + ``$SUPABASE_KEY``, ``mltrack up``'s database), then
 runs ``streamlit run dashboard/app.py`` in the foreground until Ctrl-C. A missing setting or a
-missing ``[dashboard]`` extra is one red line and exit code 1.
+missing ``[dashboard]`` extra is one red line and exit code 1. As soon as the server answers, the
+app runs once in it (:func:`warm_up`), so the first viewer does not wait for its imports and its
+first read of the database.
 
 Example::
 
@@ -21,6 +23,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -73,11 +76,39 @@ def streamlit_command(
     # No full garbage collection after every script run: the dashboard's watcher runs twice a
     # second per open tab, and a full collection of the store's heap cost ~0.14 s each time.
     command += ["--runner.postScriptGC", "false"]
+    # The script check route lets :func:`warm_up` run the app once before the first viewer.
+    command += ["--server.scriptHealthCheckEnabled", "true"]
     if port is not None:
         command += ["--server.port", str(port)]
     if address is not None:
         command += ["--server.address", address]
     return command
+
+
+def warm_up(port: int, host: str = "127.0.0.1", timeout: float = 60.0) -> bool:
+    """Wait until the server on ``port`` answers, then run the app once in it (Streamlit's
+    script check): its modules are imported and its live store reads the database before the
+    first viewer comes, who so sees the page without that wait. False when the server did not
+    answer or the run failed (the first viewer then does it); never raises::
+
+        warm_up(8501)
+    """
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    base = f"http://{host}:{port}/_stcore"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
+                if answer.status != 200:
+                    raise OSError(answer.status)
+            left = max(1.0, deadline - time.monotonic())
+            with urllib.request.urlopen(f"{base}/script-health-check", timeout=left) as answer:
+                return bool(answer.status == 200)
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    return False
 
 
 #: Streamlit's own default port, used when it is free.
@@ -148,8 +179,8 @@ class DashboardServer:
             )
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
-        """Block until the server answers its health check; False when it ended or did not
-        answer within ``timeout`` seconds."""
+        """Block until the server answers its health check (and has run the app once, see
+        :func:`warm_up`); False when it ended or did not answer within ``timeout`` seconds."""
         import urllib.error
         import urllib.request
 
@@ -159,6 +190,9 @@ class DashboardServer:
                 health = f"http://127.0.0.1:{self.port}/_stcore/health"
                 with urllib.request.urlopen(health, timeout=2) as answer:
                     if answer.status == 200:
+                        # The first page is drawn without importing the app or reading
+                        # the database first.
+                        warm_up(self.port, timeout=max(1.0, deadline - time.monotonic()))
                         return True
             except (urllib.error.URLError, OSError):
                 pass
@@ -260,7 +294,12 @@ def dashboard_command(
     env = dict(os.environ)
     if database_url:
         env[DATABASE_URL_ENV] = database_url
+    port = port or pick_port()
     command = streamlit_command(app, port=port, address=address, headless=headless)
+    local = address in (None, "", "0.0.0.0", "::")
+    host = "127.0.0.1" if local else str(address)
+    # The app runs once as soon as the server answers, before the first viewer comes.
+    threading.Thread(target=warm_up, args=(port, host), daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the user stops it
         code = subprocess.run(command, env=env, check=False).returncode
         if code:
@@ -277,4 +316,5 @@ __all__ = [
     "pick_port",
     "register",
     "streamlit_command",
+    "warm_up",
 ]

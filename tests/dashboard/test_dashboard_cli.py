@@ -18,7 +18,13 @@ import pytest
 from typer.testing import CliRunner
 
 from mltrack_sdk.cli import app
-from mltrack_sdk.cli_dashboard import DashboardServer, app_path, pick_port, streamlit_command
+from mltrack_sdk.cli_dashboard import (
+    DashboardServer,
+    app_path,
+    pick_port,
+    streamlit_command,
+    warm_up,
+)
 from mltrack_sdk.testing.postgres import free_port
 from tests.dashboard.support import no_ambient_config
 
@@ -49,6 +55,7 @@ def test_the_streamlit_command_serves_the_app_headless() -> None:
         "--server.headless": "true",
         "--client.toolbarMode": "minimal",
         "--runner.postScriptGC": "false",
+        "--server.scriptHealthCheckEnabled": "true",
         "--server.port": "8600",
         "--server.address": "127.0.0.1",
     }
@@ -74,6 +81,8 @@ def test_the_background_server_serves_until_ctrl_c(direct_db_url: str, tmp_path:
         with urllib.request.urlopen(health, timeout=5) as answer:
             assert answer.status == 200
         assert server.url == f"http://localhost:{server.port}"
+        # The app runs in the server (as wait_ready had it run before the first viewer).
+        assert warm_up(server.port, timeout=20), log.read_text()
         # Ctrl-C as it comes after a training: SIGINT handled on a thread other than the main
         # one (torch's, polars'), which a main thread blocked in waitpid() never hears of.
         ctrl_c = threading.Timer(
