@@ -149,6 +149,7 @@ def model_leaderboard(
         frame,
         hide_index=True,
         column_config=config,
+        placeholder="",  # a run without a benchmark: blank, not "None"
         key=key,
         on_select=(
             functools.partial(_selected, key, tuple(frame["id"]), on_select)
