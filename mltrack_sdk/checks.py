@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from mltrack_sdk.errors import InvalidValueError, MissingValueError, ValueTooLargeError
 
 _INF = math.inf
+_MAX = sys.float_info.max
 #: Postgres' integer column range.
 INT_MAX = 2**31 - 1
 #: A blank name: only white space, control characters and invisible format characters (zero-width
@@ -91,8 +93,26 @@ def bad_metric(field: str, value: float, fraction: bool | None) -> InvalidValueE
     return invalid(field, "must be a finite number >= 0", value, _FINITE_HINT)
 
 
+#: The largest value of each metric column: 1 for a fraction, the largest finite double else.
+_METRIC_UPPER = {name: 1.0 if fraction else _MAX for name, fraction in METRIC_KINDS.items()}
+
+
 def check_metrics(metrics: dict[str, Any], kinds: Mapping[str, bool] = METRIC_KINDS) -> None:
-    """Check (and convert to float, in place) a dict of metric values; None means "not given"."""
+    """Check (and convert to float, in place) a dict of metric values; None means "not given".
+
+    Metrics that are all plain floats in range pass one comparison each (the training loop's
+    case); anything else - another type, None, an unknown name, a value out of range - goes to
+    the per-value check, which converts values and names the field at fault."""
+    if kinds is METRIC_KINDS:
+        upper = _METRIC_UPPER
+        try:
+            for name, value in metrics.items():
+                if type(value) is not float or not 0.0 <= value <= upper[name]:
+                    break  # NaN fails both comparisons
+            else:
+                return
+        except KeyError:  # an unknown name
+            pass
     for name, value in metrics.items():
         fraction = kinds.get(name)
         if fraction is None:
