@@ -16,16 +16,21 @@ it and drives Debian's Chromium with Playwright (as the browser tests do):
 3. memory: the server's RSS (its process tree) with 1 and with ``--tabs`` open tabs;
 4. idle CPU: the server's CPU (its process tree, percent of one core) while 3 and ``--tabs``
    open tabs show a database where nothing changes, over ``--idle-seconds``.
+5. with ``--floor``: the first full render of the same page drawn by the plainest Streamlit
+   script (``dashboard_floor_app.py``: one query, no store, no change feed), cold and warm -
+   what Streamlit and the browser alone cost for that page on this machine.
 
     .venv/bin/python benchmarks/dashboard_latency.py                       # 10,000 x 100
-    .venv/bin/python benchmarks/dashboard_latency.py --sessions 2000 --updates 20
+    .venv/bin/python benchmarks/dashboard_latency.py --sessions 2000 --updates 20 --floor
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,8 +44,10 @@ from psycopg.types.json import Jsonb
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mltrack_sdk.migrate import migrate
-from mltrack_sdk.testing.postgres import TempPostgres
-from tests.dashboard.browser import chromium, served_dashboard, wait_live
+from mltrack_sdk.testing.postgres import TempPostgres, free_port
+from tests.dashboard.browser import chromium, healthy, served_dashboard, wait_live
+
+FLOOR_APP = Path(__file__).with_name("dashboard_floor_app.py")
 
 SEEN_JS = """(sid) => {
   window.__seen = {};
@@ -128,6 +135,37 @@ def first_render(browser: Any, base: str, sessions: int, *, history: bool = Fals
     return seconds
 
 
+def floor(browser: Any, config: dict[str, str], workdir: Path, sessions: int) -> dict[str, float]:
+    """First full render of the same page drawn by a bare Streamlit script (one query, no store,
+    no change feed): Streamlit's and the browser's share of the dashboard's figure."""
+    port = free_port()
+    env = {**os.environ, **config}
+    log = (workdir / "floor.log").open("wb")
+    command = [
+        *(sys.executable, "-m", "streamlit", "run", str(FLOOR_APP)),
+        *("--server.headless", "true", "--server.port", str(port)),
+        *("--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"),
+    ]
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not healthy(base):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((workdir / "floor.log").read_text()[-2000:])
+            time.sleep(0.1)
+        cold = first_render(browser, base, sessions, history=True)
+        warm = [first_render(browser, base, sessions, history=True) for _ in range(3)]
+    finally:
+        server.terminate()
+        server.wait(15)
+        log.close()
+    return {
+        "first_full_render_cold_s": round(cold, 2),
+        "first_full_render_warm_s": round(statistics.median(warm), 2),
+    }
+
+
 def history_render(browser: Any, base: str) -> float:
     from playwright.sync_api import expect
 
@@ -183,6 +221,11 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=30)
     parser.add_argument("--tabs", type=int, default=10)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time the same page drawn by a bare Streamlit script (dashboard_floor_app.py)",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {
         "sessions": args.sessions,
@@ -207,6 +250,9 @@ def main() -> None:
             results["first_full_render_warm_s"] = round(statistics.median(full), 2)
             results["history_table_s"] = round(history_render(b, base), 2)
             print(json.dumps(results), flush=True)  # what is measured so far
+            if args.floor:
+                results["floor"] = floor(b, config, workdir, args.sessions)
+                print(json.dumps(results), flush=True)
             ms = latency(b, base, url, args.updates)
             results["latency_ms"] = {
                 "updates": len(ms),

@@ -48,7 +48,7 @@ def _mltrack() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "mltrack_sdk.cli"]
 
 
-def _healthy(base: str) -> bool:
+def healthy(base: str) -> bool:
     try:
         with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as answer:
             return bool(answer.status == 200)
@@ -78,7 +78,7 @@ def served_dashboard(
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
-        while not _healthy(base):
+        while not healthy(base):
             if process.poll() is not None or time.monotonic() > deadline:
                 log.flush()
                 raise RuntimeError(
