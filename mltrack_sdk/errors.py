@@ -72,6 +72,15 @@ class InvalidValueError(DatabaseError):
     """A value is out of range, not finite, of the wrong type or not a known choice (MT001)."""
 
 
+def invalid_value(
+    field: str, rule: str, got: Any = None, hint: str | None = None
+) -> InvalidValueError:
+    """An MT001 error as the database would raise it: ``field``, the ``rule`` it breaks and
+    what it got (``invalid_value("map50", "must be between 0 and 1", 1.5)``)."""
+    got_text = "" if got is None else f" (got {got!r})"
+    return InvalidValueError(f"{field} {rule}{got_text}", sqlstate="MT001", hint=hint, field=field)
+
+
 class MissingValueError(DatabaseError):
     """A required value is missing or blank (MT002)."""
 
