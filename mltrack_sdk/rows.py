@@ -17,8 +17,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 from uuid import UUID
@@ -48,19 +49,39 @@ def _split_optional(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def _always(values: list[Any]) -> bool:
+    return True
+
+
+def _no_none(values: list[Any]) -> bool:
+    return None not in values
+
+
+@functools.cache
+def _column_check(annotation: Any, pg_type: str) -> Callable[[list[Any]], bool] | None:
+    """The check that tells whether a column of native ``pg_type`` values is what a field of
+    ``annotation`` would hold (made once per field and type: a read in chunks checks each
+    chunk); None when such values always need validation."""
+    base, nullable = _split_optional(annotation)
+    if base in _NATIVE:
+        if pg_type not in _NATIVE[base]:
+            return None
+        return _always if nullable else _no_none
+    if get_origin(base) is Literal:
+        if pg_type not in _NATIVE[str]:
+            return None
+        allowed = frozenset(get_args(base)) | ({None} if nullable else set())
+        return lambda values: set(values) <= allowed
+    if get_origin(base) is dict and pg_type in _JSON:
+        kinds = frozenset({dict, type(None)} if nullable else {dict})
+        return lambda values: set(map(type, values)) <= kinds
+    return None
+
+
 def _already_valid(annotation: Any, pg_type: str, values: list[Any]) -> bool:
     """True when ``values`` (native values of ``pg_type``) are what the field would hold."""
-    base, nullable = _split_optional(annotation)
-    if not nullable and None in values:
-        return False
-    if base in _NATIVE:
-        return pg_type in _NATIVE[base]
-    if get_origin(base) is Literal:
-        allowed = set(get_args(base)) | ({None} if nullable else set())
-        return pg_type in _NATIVE[str] and set(values) <= allowed
-    if get_origin(base) is dict and pg_type in _JSON:
-        return all(type(v) is dict or (v is None and nullable) for v in values)
-    return False
+    check = _column_check(annotation, pg_type)
+    return check is not None and check(values)
 
 
 @functools.cache
@@ -132,36 +153,66 @@ def _slot_setters(model: type[BaseModel]) -> tuple[Any, ...] | None:
         return None
 
 
+@functools.cache
+def _maker(model: type[BaseModel], names: tuple[str, ...]) -> Callable[..., Any] | None:
+    """A function of a fields-set and one value per field of ``names`` (every field of
+    ``model``, in its order) that returns the ``model`` instance ``model_construct`` would make
+    of them; None for a model :func:`_slot_setters` leaves to ``model_construct``.
+
+    Made once per model, from source as :mod:`dataclasses` makes ``__init__``: the new
+    ``__dict__`` is a copy of a dict of the field names (a copy of a dict's key table, cheaper
+    than inserting the keys) whose values are then stored by constant keys, and ``map`` hands it
+    the values of each row straight from the columns, without a tuple per row. The names only
+    appear as string constants (``repr``) and the values as positional parameters ``v0...``, so
+    no field name becomes code.
+    """
+    setters = _slot_setters(model)
+    if setters is None or names != tuple(model.model_fields):
+        return None
+    params = ", ".join(f"v{i}" for i in range(len(names)))
+    stores = "".join(f"    d[{name!r}] = v{i}\n" for i, name in enumerate(names))
+    source = (
+        f"def make(fields_set, {params}):\n"
+        "    d = template.copy()\n"
+        f"{stores}"
+        "    instance = new(model)\n"
+        "    set_dict(instance, d)\n"
+        "    set_fields(instance, fields_set)\n"
+        "    set_extra(instance, None)\n"
+        "    set_private(instance, None)\n"
+        "    return instance\n"
+    )
+    set_dict, set_fields, set_extra, set_private = setters
+    namespace: dict[str, Any] = {
+        "template": dict.fromkeys(names),
+        "new": model.__new__,
+        "model": model,
+        "set_dict": set_dict,
+        "set_fields": set_fields,
+        "set_extra": set_extra,
+        "set_private": set_private,
+    }
+    exec(compile(source, f"<build_models {model.__qualname__}>", "exec"), namespace)
+    return namespace["make"]  # type: ignore[no-any-return]
+
+
 def build_models(model: type[M], data: Mapping[str, list[Any]]) -> list[M]:
     """One ``model`` per row of ``data``, whose columns are valid already (see
     :func:`typed_columns`). With every field present, in the model's order, the instances are
     made as ``model_construct`` makes them, without its per-field work; otherwise by
     ``model_construct`` itself (missing fields get their defaults).
     """
-    names = list(data)
-    # Columns of one length (strict), so each row tuple has one value per name.
-    rows = zip(*data.values(), strict=True)
-    setters = _slot_setters(model)
-    if setters is None or names != list(model.model_fields):
+    names = tuple(data)
+    columns = list(data.values())
+    if len({len(c) for c in columns}) > 1:
+        raise ValueError(f"build_models: columns of different lengths ({', '.join(names)})")
+    make = _maker(model, names)
+    if make is None:
+        rows = zip(*columns, strict=True)
         return [model.model_construct(**dict(zip(names, r, strict=True))) for r in rows]
-    set_dict, set_fields, set_extra, set_private = setters
-    new = model.__new__
-    # Every field is set, so one set serves all rows: pydantic only ever adds field names to
-    # it (and copies it for model_copy), which leaves a set of all of them unchanged.
-    fields_set = set(names)
-    out: list[M] = []
-    append = out.append
-    for values in rows:
-        instance = new(model)
-        # What model_construct sets; pydantic reads the fields from __dict__.
-        # No strict= here: the keyword alone costs a quarter of this line; the rows come
-        # from one strict zip above.
-        set_dict(instance, dict(zip(names, values)))  # noqa: B905
-        set_fields(instance, fields_set)
-        set_extra(instance, None)
-        set_private(instance, None)
-        append(instance)
-    return out
+    # Every field is set, so one set serves the rows of this read: pydantic only ever adds
+    # field names to it (and copies it for model_copy), which leaves it unchanged.
+    return list(map(make, itertools.repeat(set(names)), *columns))
 
 
 __all__ = ["build_models", "gc_paused", "typed_columns"]
