@@ -1,9 +1,10 @@
 """Reading what training runs recorded: sessions, metrics, views, benchmarks.
 
 :class:`Client` is the read side of the SDK. It only calls ``Transport.select_columns`` and
-``Transport.rpc``, so it works the same over a direct Postgres URL and over Supabase. Rows become
-models without a pydantic validation per row: each column is checked once
-(:mod:`mltrack_sdk.rows`), with the same result::
+``Transport.rpc`` (and, for metrics, ``stream_columns`` where the transport has it: see
+:class:`~mltrack_sdk.transports.base.ColumnStream`), so it works the same over a direct Postgres
+URL and over Supabase. Rows become models without a pydantic validation per row: each column is
+checked once (:mod:`mltrack_sdk.rows`), with the same result::
 
     from mltrack_sdk.client import Client
 
@@ -40,7 +41,7 @@ from mltrack_sdk.models import (
 from mltrack_sdk.rows import build_models, gc_paused, typed_columns
 
 if TYPE_CHECKING:
-    from mltrack_sdk.transports.base import Transport
+    from mltrack_sdk.transports.base import Columns, Transport
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -251,19 +252,30 @@ class Client:
                 return None
         return filters
 
-    def _metric_columns(self, filters: Mapping[str, Any], columns: Sequence[str]) -> dict[str, Any]:
-        """``columns`` of the filtered metric rows by epoch, typed as ``EpochMetrics`` holds
+    def _metric_chunks(
+        self,
+        filters: Mapping[str, Any],
+        columns: Sequence[str],
+        consume: Callable[[dict[str, list[Any]]], object],
+    ) -> None:
+        """Hand ``consume`` the filtered metric rows by epoch, chunk by chunk as the transport
+        streams them (one chunk when it cannot), as ``columns`` typed as ``EpochMetrics`` holds
         them; ``session_id`` is the filter's (one UUID, not one decoded per row)."""
         selected = [c for c in columns if c != "session_id"]
-        got = self.transport.select_columns(
-            "training_metrics", selected, filters=filters, order=(("epoch", False),)
-        )
-        data = typed_columns(EpochMetrics, got.data, got.types)
-        n = len(next(iter(data.values()))) if data else 0
-        if "session_id" in columns:
-            sid = UUID(filters["session_id"])
-            data["session_id"] = [sid] * n
-        return {c: data[c] for c in columns}
+        sid = UUID(filters["session_id"]) if "session_id" in columns else None
+
+        def typed(got: Columns) -> None:
+            data = typed_columns(EpochMetrics, got.data, got.types)
+            if sid is not None:
+                data["session_id"] = [sid] * len(data["epoch"])
+            consume({c: data[c] for c in columns})
+
+        where: dict[str, Any] = {"filters": filters, "order": (("epoch", False),)}
+        stream = getattr(self.transport, "stream_columns", None)
+        if stream is not None:
+            stream("training_metrics", selected, typed, **where)
+        else:
+            typed(self.transport.select_columns("training_metrics", selected, **where))
 
     def metrics(
         self, session_id: UUID | str, *, epochs: Collection[int] | None = None
@@ -279,8 +291,13 @@ class Client:
         filters = self._metric_filters(session_id, epochs)
         if filters is None:
             return []
+        out: list[EpochMetrics] = []
         with gc_paused():
-            return build_models(EpochMetrics, self._metric_columns(filters, METRIC_FIELDS))
+            # Models of each chunk while the transport brings the next.
+            self._metric_chunks(
+                filters, METRIC_FIELDS, lambda data: out.extend(build_models(EpochMetrics, data))
+            )
+        return out
 
     def metrics_columns(
         self,
@@ -300,11 +317,18 @@ class Client:
             plot(cols["epoch"], cols["map50_95"])
         """
         wanted = _metric_column_names(columns)
+        out: dict[str, list[Any]] = {c: [] for c in wanted}
         filters = self._metric_filters(session_id, epochs)
         if filters is None:
-            return {c: [] for c in wanted}
+            return out
+
+        def add(data: dict[str, list[Any]]) -> None:
+            for column, values in data.items():
+                out[column].extend(values)
+
         with gc_paused():
-            return self._metric_columns(filters, wanted)
+            self._metric_chunks(filters, wanted, add)
+        return out
 
     def request_stop(self, session_id: UUID | str, reason: str | None = None) -> TrainingSession:
         """Ask a running session to stop; its next heartbeat tells the training process.

@@ -8,7 +8,7 @@ the backend becomes :class:`TransportUnavailable`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -87,6 +87,32 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+class ColumnStream(Protocol):
+    """A transport that can also hand over :meth:`Transport.select_columns` in chunks of rows
+    (the Postgres transport): a caller building something per row (models) then works on one
+    chunk while the next ones are on their way, and a long read costs about the caller's own
+    work. The Supabase transport has no such method: callers fall back to ``select_columns``::
+
+        stream = getattr(transport, "stream_columns", None)
+        if stream is not None:
+            stream("training_metrics", ["epoch", "map50"], chunks.append, filters=filters)
+    """
+
+    def stream_columns(
+        self,
+        relation: str,
+        columns: Sequence[str],
+        consume: Callable[[Columns], object],
+        *,
+        filters: Mapping[str, Any] | None = None,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+    ) -> None:
+        """Call ``consume`` with each chunk, in order, of what :meth:`select_columns` returns
+        (the same values and types; at least one call: an empty chunk when no row matches)."""
         ...
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -128,6 +129,92 @@ def test_fast_path_equals_per_row_validation(pg_client: Client, rows: list[dict[
 
     picked = sorted({r["epoch"] for r in rows})[1::2]
     assert pg_client.metrics(sid, epochs=picked) == [m for m in expected if m.epoch in picked]
+
+    # The same columns in chunks of 3 rows (the client's reads take chunks of 250).
+    where: dict[str, Any] = {"filters": {"session_id": sid}, "order": [("epoch", False)]}
+    names = [f for f in METRIC_FIELDS if f != "session_id"]
+    chunks: list[Any] = []
+    pg_client.transport.stream_columns(
+        "training_metrics", names, chunks.append, chunk_rows=3, **where
+    )
+    whole = pg_client.transport.select_columns("training_metrics", names, **where)
+    n = len(rows)
+    assert [len(c.data["epoch"]) for c in chunks] == ([3] * (n // 3) + [n % 3] * (n % 3 > 0) or [0])
+    assert {n: [v for c in chunks for v in c.data[n]] for n in names} == whole.data
+
+
+def test_a_long_read_streams_in_chunks_with_the_same_models(pg_client: Client) -> None:
+    """600 epochs: the client's reads cross chunk boundaries (250, 250, 100 rows)."""
+    sid = _start(pg_client)
+    rows = [
+        {"epoch": e, "map50_95": e / 600, "box_loss": None if e % 7 else 1.0, "extra": {"e": e}}
+        for e in range(600)
+    ]
+    pg_client.transport.rpc("log_epochs", {"session_id": sid, "metrics": rows})
+    expected = validated(pg_client.transport, sid)
+    got = pg_client.metrics(sid)
+    assert got == expected and [repr(m) for m in got] == [repr(m) for m in expected]
+    columns = pg_client.metrics_columns(sid, ["box_loss", "extra"])
+    assert columns == {
+        "epoch": list(range(600)),
+        "box_loss": [m.box_loss for m in expected],
+        "extra": [{"e": e} for e in range(600)],
+    }
+    assert pg_client.metrics(sid, epochs=range(240, 260)) == expected[240:260]
+
+
+def _chunk_sizes(transport: PostgresTransport, sid: str, **kwargs: Any) -> list[int]:
+    chunks: list[Any] = []
+    transport.stream_columns(
+        "training_metrics",
+        ["epoch", "extra"],
+        chunks.append,
+        filters={"session_id": sid},
+        order=[("epoch", False)],
+        **kwargs,
+    )
+    assert all(list(c.data) == ["epoch", "extra"] for c in chunks)
+    assert [e for c in chunks for e in c.data["epoch"]] == sorted(
+        e for c in chunks for e in c.data["epoch"]
+    )
+    return [len(c.data["epoch"]) for c in chunks]
+
+
+def test_stream_columns_chunks_stops_and_bad_input(
+    pg_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transport = pg_client.transport
+    assert isinstance(transport, PostgresTransport)
+    sid = _start(pg_client)
+    assert _chunk_sizes(transport, sid, chunk_rows=4) == [0]  # no rows: one empty chunk
+    rows = [{"epoch": e, "extra": {"k": e}} for e in range(10)]
+    transport.rpc("log_epochs", {"session_id": sid, "metrics": rows})
+    assert _chunk_sizes(transport, sid, chunk_rows=4) == [4, 4, 2]
+    assert _chunk_sizes(transport, sid, chunk_rows=5) == [5, 5]  # no empty chunk at the end
+    assert _chunk_sizes(transport, sid, chunk_rows=4, limit=3) == [3]
+
+    # A consumer that fails ends the read: the query is cancelled, the connection stays usable.
+    def refuse(chunk: Any) -> None:
+        raise RuntimeError("chart closed")
+
+    with pytest.raises(RuntimeError, match="chart closed"):
+        transport.stream_columns(
+            "training_metrics", ["epoch"], refuse, filters={"session_id": sid}, chunk_rows=2
+        )
+    assert pg_client.metrics_columns(sid, ["extra"])["extra"][9] == {"k": 9}
+
+    for wrong in (0, -1, 2.5, True, "250"):
+        with pytest.raises(InvalidValueError, match="chunk_rows must be a positive") as bad:
+            transport.stream_columns("training_metrics", ["epoch"], print, chunk_rows=wrong)  # type: ignore[arg-type]
+        assert bad.value.field == "chunk_rows"
+    with pytest.raises(DatabaseError) as missing:
+        transport.stream_columns("training_metrics", ["epoch", "nope"], print)
+    assert missing.value.sqlstate == "42703"
+
+    # A libpq before 17 cannot send rows in chunks (the same real database, read whole).
+    monkeypatch.setattr(psycopg.capabilities, "has_stream_chunked", lambda check=False: False)
+    assert _chunk_sizes(transport, sid, chunk_rows=4) == [10]
+    assert pg_client.metrics(sid) == validated(transport, sid)
 
 
 def test_columns_are_the_same_over_supabase(pg_client: Client, direct_db_url: str) -> None:
@@ -309,13 +396,14 @@ def test_gc_is_paused_for_a_read_and_left_as_it_was(pg_client: Client) -> None:
     import gc
 
     seen: list[bool] = []
-    real = pg_client.transport.select_columns
+    # Every read of the Postgres transport goes through stream_columns (select_columns too).
+    real = pg_client.transport.stream_columns
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         seen.append(gc.isenabled())
         return real(*args, **kwargs)
 
-    pg_client.transport.select_columns = spy  # type: ignore[method-assign]
+    pg_client.transport.stream_columns = spy  # type: ignore[method-assign]
     sid = _start(pg_client)
     assert gc.isenabled()
     pg_client.metrics(sid)
