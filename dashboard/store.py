@@ -29,6 +29,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from dashboard.changes import merge_epochs, plan_changes
 from dashboard.data import TERMINAL, describe_changes
 from mltrack_sdk.errors import MltrackError
 from mltrack_sdk.live import FeedClosed
@@ -306,49 +307,15 @@ class LiveStore:
     def _apply(self, batch: list[Change]) -> None:
         """Re-read what ``batch`` names and publish a new snapshot."""
         snap = self._snapshot
-        delivered: dict[str, TrainingSession] = {}
-        to_read: set[str] = set()
-        deleted: set[str] = set()
-        epochs: dict[str, set[int]] = collections.defaultdict(set)
-        epoch_rows: dict[str, list[EpochMetrics]] = collections.defaultdict(list)
-        reread_details: set[str] = set()
-        caught_up: set[str] = set()
-        runs_changed = datasets_changed = False
-        for change in batch:
-            sid = change.session_id
-            if change.catch_up and sid:
-                caught_up.add(sid)
-            if change.table == "training_sessions" and sid:
-                if change.operation == "DELETE":
-                    deleted.add(sid)
-                elif change.row and "status" in change.row:
-                    delivered[sid] = TrainingSession.model_validate(change.row)
-                else:
-                    to_read.add(sid)
-            elif change.table == "training_metrics" and sid:
-                to_read.add(sid)  # its summary (epochs, best) moved with it
-                if change.operation == "DELETE":
-                    reread_details.add(sid)
-                elif change.row and "epoch" in change.row:
-                    epoch_rows[sid].append(EpochMetrics.model_validate(change.row))
-                elif change.ids.get("min_epoch") is not None:
-                    low, high = int(change.ids["min_epoch"]), int(change.ids["max_epoch"])
-                    epochs[sid].update(range(low, high + 1))
-                else:
-                    reread_details.add(sid)
-            elif change.table in ("validation_results", "model_benchmarks") and sid:
-                to_read.add(sid)
-                reread_details.add(sid)
-            elif change.table == "hyperparameter_runs":
-                runs_changed = True
-            elif change.table == "training_datasets":
-                datasets_changed = True
+        plan = plan_changes(batch)
+        delivered, to_read, deleted = plan.delivered, plan.to_read, plan.deleted
+        epochs, epoch_rows = plan.epochs, plan.epoch_rows
         read = self.client.sessions(ids=to_read - delivered.keys(), limit=None)
         fresh = {**{str(s.id): s for s in read}, **delivered}
         # A named session that is not there any more was deleted.
         deleted |= (to_read - fresh.keys()) - delivered.keys()
         changed = set(fresh) | deleted
-        if not changed and not runs_changed and not datasets_changed:
+        if not changed and not plan.runs_changed and not plan.datasets_changed:
             return
 
         sessions = dict(snap.sessions)
@@ -366,7 +333,7 @@ class LiveStore:
             epoch_rows[sid].extend(self.client.metrics(sid, epochs=epochs[sid]))
 
         active, recent, active_moved = self._next_active(snap, fresh, deleted, epoch_rows)
-        self._update_details(fresh, deleted, epoch_rows, reread_details)
+        self._update_details(fresh, deleted, epoch_rows, plan.reread_details)
 
         versions = dict(snap.versions)
 
@@ -390,17 +357,17 @@ class LiveStore:
             if board != snap.leaderboard:
                 bump("leaderboard")
         runs = snap.runs
-        if runs_changed or any(s.hyperparameter_run_id for s in fresh.values()):
+        if plan.runs_changed or any(s.hyperparameter_run_id for s in fresh.values()):
             runs = tuple(self.client.hyperparameter_runs())
             bump("runs")
         datasets = snap.datasets
-        if datasets_changed:
+        if plan.datasets_changed:
             datasets = tuple(self.client.datasets())
             bump("datasets")
         notes: dict[str, Any] = {}
-        if caught_up:
-            before = {sid: snap.sessions[sid] for sid in caught_up if sid in snap.sessions}
-            after = {sid: sessions[sid] for sid in caught_up if sid in sessions}
+        if plan.caught_up:
+            before = {sid: snap.sessions[sid] for sid in plan.caught_up if sid in snap.sessions}
+            after = {sid: sessions[sid] for sid in plan.caught_up if sid in sessions}
             notes = {
                 "away_notes": tuple(describe_changes(before, after)),
                 "reconnected_at": time.time(),
@@ -442,7 +409,7 @@ class LiveStore:
                 if sid not in recent:
                     recent[sid] = self._recent(sid, row)
                 elif epoch_rows.get(sid):
-                    recent[sid] = _merge(recent[sid], epoch_rows[sid])[-RECENT_EPOCHS:]
+                    recent[sid] = merge_epochs(recent[sid], epoch_rows[sid])[-RECENT_EPOCHS:]
                 active[sid] = (row, at)
         # Most recently started first, as the view orders them.
         ordered = sorted(
@@ -465,17 +432,10 @@ class LiveStore:
                     del self._details[sid]  # read again when next asked for
                 elif sid in fresh:
                     detail = self._details[sid]
-                    metrics = _merge(detail.metrics, epoch_rows.get(sid, ()))
+                    metrics = merge_epochs(detail.metrics, epoch_rows.get(sid, ()))
                     self._details[sid] = detail.model_copy(
                         update={"session": fresh[sid], "metrics": metrics}
                     )
-
-
-def _merge(rows: Iterable[EpochMetrics], new: Iterable[EpochMetrics]) -> tuple[EpochMetrics, ...]:
-    """``rows`` with ``new`` ones added or replacing the same epoch, by epoch."""
-    by_epoch = {m.epoch: m for m in rows}
-    by_epoch.update({m.epoch: m for m in new})
-    return tuple(by_epoch[e] for e in sorted(by_epoch))
 
 
 __all__ = ["RECENT_EPOCHS", "ConnectionState", "LiveStore", "Snapshot"]
