@@ -31,10 +31,9 @@ from dashboard.frames import (
     leaderboard_frame,
     loss_frame,
     metrics_frame,
-    sweep_parameters,
-    sweep_trials,
     validation_frame,
 )
+from dashboard.sweep_frames import sweep_parameters, sweep_trials
 from mltrack_sdk.errors import InvalidValueError
 
 if TYPE_CHECKING:
