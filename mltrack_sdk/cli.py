@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 import typer
 
 from mltrack_sdk import __version__
+from mltrack_sdk.cli_format import DatabaseUrlOption
 from mltrack_sdk.config import DATABASE_URL_ENV
 from mltrack_sdk.errors import MltrackError, is_connection_failure
 
@@ -224,16 +225,6 @@ def db_migrate(database_url: DatabaseUrl, migrations_dir: MigrationsDir = None) 
     echo(f"Applied {len(applied)} migration(s).")
 
 
-OptionalDatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help=f"Postgres URL (default: ${DATABASE_URL_ENV}, Supabase settings, or `mltrack up`).",
-        show_default=False,
-    ),
-]
-
-
 DeadLetters = Annotated[
     bool,
     typer.Option(
@@ -246,7 +237,7 @@ DeadLetters = Annotated[
 
 @app.command()
 @domain_errors
-def sync(database_url: OptionalDatabaseUrl = None, dead_letters: DeadLetters = False) -> None:
+def sync(database_url: DatabaseUrlOption = None, dead_letters: DeadLetters = False) -> None:
     """Send the calls that runs spooled locally while the backend was unavailable."""
     from mltrack_sdk.connect import resolve_transport
     from mltrack_sdk.spool import Spool

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mltrack_sdk.config import DATABASE_URL_ENV
+from mltrack_sdk.cli_format import DatabaseUrlOption
 
 if TYPE_CHECKING:
     from mltrack_sdk.benchmark import BenchmarkResult
@@ -71,14 +71,7 @@ def benchmark_command(
             show_default=False,
         ),
     ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            help=f"Postgres URL (default: ${DATABASE_URL_ENV}, Supabase or `mltrack up`).",
-            show_default=False,
-        ),
-    ] = None,
+    database_url: DatabaseUrlOption = None,
     no_record: Annotated[
         bool, typer.Option("--no-record", help="Measure only; write nothing to the database.")
     ] = False,

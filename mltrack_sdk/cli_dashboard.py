@@ -31,6 +31,7 @@ from typing import Annotated
 
 import typer
 
+from mltrack_sdk.cli_format import DatabaseUrlOption
 from mltrack_sdk.config import DATABASE_URL_ENV
 from mltrack_sdk.errors import MltrackError
 
@@ -266,14 +267,7 @@ def dashboard_command(
             "--port", help="Port to serve on (default: Streamlit's, 8501).", min=1, max=65535
         ),
     ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            help=f"Postgres URL (default: ${DATABASE_URL_ENV}, Supabase settings, `mltrack up`).",
-            show_default=False,
-        ),
-    ] = None,
+    database_url: DatabaseUrlOption = None,
     address: Annotated[
         str | None,
         typer.Option(
