@@ -22,7 +22,13 @@ turn on warm connections (the order rotates each round, so no case always runs f
 
 Each is reported as its median (and min) in ms, as its ratio to the plain query's median, and
 as the median CPU time the client process spent on it (decoding and building: the part the SDK
-controls; the rest is the server and the wire).
+controls; the rest is the server and the wire). ``Client.metrics()`` streams the rows in chunks
+and builds each chunk's models while the server sends the next, so its wall time comes close to
+its client CPU time when a core is free for the server.
+
+``--stages`` adds where the client CPU of one such read goes, done by hand in one piece (not
+streamed): the libpq receive, psycopg's decoding of the binary rows, the rows turned into
+columns, the ``json.loads`` of ``extra``, the column checks and the models built.
 Goal: ``Client.metrics()`` of a 10,000-epoch session in 50 ms or less. The machine's load shows
 in every figure: compare ratios measured in one run, not absolute figures between runs.
 
@@ -33,6 +39,7 @@ on a Unix socket only, with Postgres' default settings, and removes it at the en
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -40,15 +47,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from psycopg.rows import tuple_row  # noqa: E402
 
 from mltrack_sdk.client import Client  # noqa: E402
 from mltrack_sdk.migrate import migrate  # noqa: E402
 from mltrack_sdk.models import EpochMetrics  # noqa: E402
+from mltrack_sdk.rows import build_models, typed_columns  # noqa: E402
 from mltrack_sdk.testing.postgres import DEBIAN_PG_BIN, TempPostgres  # noqa: E402
 from mltrack_sdk.transports.postgres import PostgresTransport  # noqa: E402
 
@@ -140,6 +150,62 @@ def bench(url: str, sid: str, runs: int, warmup: int) -> list[dict[str, Any]]:
     ]
 
 
+def stages(url: str, sid: str, runs: int) -> dict[str, float]:
+    """Median client CPU ms of each stage of a ``Client.metrics()`` read, done by hand in one
+    piece; ``libpq receive`` is libpq alone (the raw binary result, nothing decoded)."""
+    transport = PostgresTransport(url)
+    names = [f for f in EpochMetrics.model_fields if f != "session_id"]
+    where: dict[str, Any] = {"filters": {"session_id": sid}, "order": (("epoch", False),)}
+    types = transport.select_columns("training_metrics", names, limit=1, **where).types
+    transport.close()
+    picked = ", ".join(f"coalesce({n}::text, 'null')" if n == "extra" else n for n in names)
+    query = f"select {picked} from public.training_metrics where session_id = $1 order by epoch"
+    conn = psycopg.connect(url, autocommit=True)
+    cursor = conn.cursor(binary=True, row_factory=tuple_row)
+    spent: dict[str, list[float]] = {}
+    try:
+        for _ in range(runs):
+            marks = [time.process_time()]
+            conn.pgconn.exec_params(query.encode(), [sid.encode()], result_format=1)
+            marks.append(time.process_time())
+            rows = cursor.execute(query.replace("$1", "%s"), (sid,)).fetchall()
+            marks.append(time.process_time())
+            data = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
+            marks.append(time.process_time())
+            data["extra"] = json.loads("[" + ",".join(data["extra"]) + "]")
+            marks.append(time.process_time())
+            typed = typed_columns(EpochMetrics, data, types)
+            typed = {"session_id": [UUID(sid)] * len(rows), **typed}
+            marks.append(time.process_time())
+            build_models(EpochMetrics, typed)
+            marks.append(time.process_time())
+            steps = [b - a for a, b in itertools.pairwise(marks)]
+            # The psycopg read receives the rows again: its decoding is what it adds to libpq.
+            steps[1] -= steps[0]
+            for name, cpu_s in zip(STAGES, steps, strict=True):
+                spent.setdefault(name, []).append(cpu_s * 1000.0)
+    finally:
+        conn.close()
+    return {name: statistics.median(ms) for name, ms in spent.items()}
+
+
+STAGES = (
+    "libpq receive",
+    "psycopg decoding",
+    "rows -> columns",
+    "json.loads(extra)",
+    "column checks",
+    "models built",
+)
+
+
+def print_stages(split: dict[str, float]) -> None:
+    print("\nclient CPU of one Client.metrics() read, by stage (median ms)")
+    for name, ms in split.items():
+        print(f"  {name:<28}{ms:>8.1f}")
+    print(f"  {'total':<28}{sum(split.values()):>8.1f}")
+
+
 def print_report(results: list[dict[str, Any]], epochs: int) -> None:
     print(f"\none session of {epochs:,} epochs (median of timed runs; ratio to the plain query)")
     print(f"{'read':<36}{'median ms':>11}{'min ms':>9}{'ratio':>8}{'client CPU ms':>15}{'rows':>8}")
@@ -161,6 +227,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=15, help="timed rounds (each runs every case)")
     p.add_argument("--warmup", type=int, default=3, help="untimed rounds first")
     p.add_argument("--json", type=Path, help="write the results to this JSON file")
+    p.add_argument(
+        "--stages", action="store_true", help="also split one read's client CPU by stage"
+    )
     return p.parse_args(argv)
 
 
@@ -175,11 +244,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         migrate(url)
         sid = load_session(url, args.epochs)
         results = bench(url, sid, args.runs, args.warmup)
+        split = stages(url, sid, args.runs) if args.stages else None
     finally:
         if server is not None:
             server.close()
     print_report(results, args.epochs)
-    report = {"epochs": args.epochs, "runs": args.runs, "results": results}
+    report: dict[str, Any] = {"epochs": args.epochs, "runs": args.runs, "results": results}
+    if split is not None:
+        print_stages(split)
+        report["stages_cpu_ms"] = split
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report

@@ -410,8 +410,10 @@ class PostgresTransport:
                 )
             types[column] = known[column]
         json_columns = {c for c, t in types.items() if t in ("json", "jsonb")}
+        # A JSON column as its text, SQL NULL as JSON null (None either way, as psycopg loads
+        # them): a chunk's texts join into one JSON array as they are.
         picked = [
-            sql.SQL("{}::text").format(sql.Identifier(c))
+            sql.SQL("coalesce({}::text, 'null')").format(sql.Identifier(c))
             if c in json_columns
             else sql.Identifier(c)
             for c in types
@@ -429,8 +431,7 @@ class PostgresTransport:
             data: dict[str, list[Any]] = {}
             for column, column_values in zip(types, values, strict=True):
                 if column in json_columns:
-                    texts = ["null" if v is None else v for v in column_values]
-                    data[column] = json.loads("[" + ",".join(texts) + "]")
+                    data[column] = json.loads("[" + ",".join(column_values) + "]")
                 else:
                     data[column] = list(column_values)
             return Columns(data, types)
