@@ -38,12 +38,11 @@ from typing import Any
 from mltrack_sdk import checks
 from mltrack_sdk.errors import MltrackError, MltrackWarning
 from mltrack_sdk.session import Session
-from mltrack_sdk.sweep import (
+from mltrack_sdk.sweep import check_source, dataset_name
+from mltrack_sdk.sweep_runs import (
     SweepResult,
     Trial,
-    check_source,
     create_run,
-    dataset_name,
     finish_run,
     read_trial,
     sweep_result,
