@@ -58,7 +58,7 @@ from psycopg.rows import tuple_row  # noqa: E402
 from mltrack_sdk.client import Client  # noqa: E402
 from mltrack_sdk.migrate import migrate  # noqa: E402
 from mltrack_sdk.models import EpochMetrics  # noqa: E402
-from mltrack_sdk.rows import build_models, typed_columns  # noqa: E402
+from mltrack_sdk.rows import build_models, gc_paused, typed_columns  # noqa: E402
 from mltrack_sdk.testing.postgres import DEBIAN_PG_BIN, TempPostgres  # noqa: E402
 from mltrack_sdk.transports.postgres import PostgresTransport  # noqa: E402
 
@@ -165,20 +165,8 @@ def stages(url: str, sid: str, runs: int) -> dict[str, float]:
     spent: dict[str, list[float]] = {}
     try:
         for _ in range(runs):
-            marks = [time.process_time()]
-            conn.pgconn.exec_params(query.encode(), [sid.encode()], result_format=1)
-            marks.append(time.process_time())
-            rows = cursor.execute(query.replace("$1", "%s"), (sid,)).fetchall()
-            marks.append(time.process_time())
-            data = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
-            marks.append(time.process_time())
-            data["extra"] = json.loads("[" + ",".join(data["extra"]) + "]")
-            marks.append(time.process_time())
-            typed = typed_columns(EpochMetrics, data, types)
-            typed = {"session_id": [UUID(sid)] * len(rows), **typed}
-            marks.append(time.process_time())
-            build_models(EpochMetrics, typed)
-            marks.append(time.process_time())
+            with gc_paused():  # as Client reads
+                marks = _stage_marks(conn, cursor, query, sid, names, types)
             steps = [b - a for a, b in itertools.pairwise(marks)]
             # The psycopg read receives the rows again: its decoding is what it adds to libpq.
             steps[1] -= steps[0]
@@ -187,6 +175,33 @@ def stages(url: str, sid: str, runs: int) -> dict[str, float]:
     finally:
         conn.close()
     return {name: statistics.median(ms) for name, ms in spent.items()}
+
+
+def _stage_marks(
+    conn: psycopg.Connection[Any],
+    cursor: psycopg.Cursor[Any],
+    query: str,
+    sid: str,
+    names: list[str],
+    types: dict[str, str] | None,
+) -> list[float]:
+    """CPU clock readings around each stage of one read (see :func:`stages`)."""
+    marks = [time.process_time()]
+    conn.pgconn.exec_params(query.encode(), [sid.encode()], result_format=1)
+    marks.append(time.process_time())
+    rows = cursor.execute(query.replace("$1", "%s"), (sid,)).fetchall()
+    marks.append(time.process_time())
+    data = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
+    marks.append(time.process_time())
+    data["extra"] = json.loads("[" + ",".join(data["extra"]) + "]")
+    marks.append(time.process_time())
+    typed = typed_columns(EpochMetrics, data, types)
+    typed = {"session_id": [UUID(sid)] * len(rows), **typed}
+    marks.append(time.process_time())
+    models = build_models(EpochMetrics, typed)
+    marks.append(time.process_time())
+    del models, rows, data, typed  # freed after the last reading, as a caller keeps them
+    return marks
 
 
 STAGES = (
