@@ -32,9 +32,9 @@ Phases:
 3. Reads: each query is run ``--warmup`` times, then ``--iterations`` times (p50/p95/mean in ms,
    measured at the client, rows fetched; beside them the p50 until the result is on the client,
    before psycopg builds the rows, and the p50 of the server's execution time by EXPLAIN ANALYZE
-   without per-node timing, over 50 more runs). EXPLAIN (ANALYZE, BUFFERS) of each is printed with
-   ``--explain``, written with ``--explain-file``, and always printed for a query that misses
-   the 20 ms p50 goal.
+   without per-node timing, over a quarter as many runs more). EXPLAIN (ANALYZE, BUFFERS) of
+   each is printed with ``--explain``, written with ``--explain-file``, and always printed for a
+   query that misses the 20 ms p50 goal.
 4. Writes: fresh running sessions (``start_session``) get epochs through the API with all
    triggers, constraints and foreign keys - ``log_epoch(...)`` (named arguments) for batch size 1,
    ``log_epochs(session_id, jsonb)`` for 100 and 1000 rows - and the SAME rows go into
@@ -50,6 +50,14 @@ Phases:
    row (the 14 columns and two values in ``extra``). Beside every test, all of its rows go into
    ``bench_plain`` once more by one binary ``COPY`` in one transaction - the physical limit - and
    the summary prints the API's and the plain insert's distance to it.
+
+5. With ``--profile-writes``: where the API's time goes. One 1000-row ``log_epoch_columns``
+   call of the 16-metric row, 30 times each (in a random order per round, each in a transaction
+   that is rolled back): the plain insert, the API, the API with the summary trigger off, and
+   with every trigger and the foreign key off (the CHECK constraints stay). Timed by the server
+   backend's CPU time where its process can be read (a local server, Linux), which load from
+   other processes does not skew, else by the wall clock; the differences give the foreign key,
+   the summary trigger, and the CHECK constraints with the function's own work.
 
 Everything random comes from ``--seed`` (Python's random and the server's setseed()).
 """
@@ -68,6 +76,7 @@ from typing import Any
 
 import psycopg
 from dbbench_load import load_data, table_counts, table_sizes
+from dbbench_profile import profile_writes
 from dbbench_reads import GOAL_QUERY_P50_MS, bench_queries, explain_queries
 from dbbench_server import (
     BENCH_DB,
@@ -168,6 +177,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--skip-load", action="store_true", help="benchmark the data already in --database-url"
     )
     p.add_argument("--skip-writes", action="store_true", help="skip the write benchmark")
+    p.add_argument(
+        "--profile-writes",
+        action="store_true",
+        help="also time a 1000-row API batch with its parts switched off one at a time",
+    )
     p.add_argument(
         "--no-prefill-plain",
         action="store_true",
@@ -273,6 +287,9 @@ def main(argv: Sequence[str] | None = None, log: Log = print_flush) -> dict[str,
             report["writes"] = bench_writes(
                 url, args.write_sessions, args.write_repeats, args.seed, log=log
             )
+        if args.profile_writes:
+            log("write profile: where the API's time goes")
+            report["write_profile"] = profile_writes(url, seed=args.seed, log=log)
         if kind == "external":
             with psycopg.connect(url, autocommit=True) as c:
                 c.execute("drop table if exists public.bench_plain")

@@ -99,7 +99,9 @@ def bench_queries(
                     executed.append(t_executed - t)
             stats = _stats_ms(samples)
             execute_p50_ms = statistics.median(executed) * 1000.0
-            server_p50_ms = _server_p50_ms(conn, query, ids if needs_id else None, rng)
+            server_p50_ms = _server_p50_ms(
+                conn, query, ids if needs_id else None, rng, runs=max(5, iterations // 4)
+            )
             goal = GOAL_VIEW_P50_MS.get(name, GOAL_QUERY_P50_MS)
             results.append(
                 {

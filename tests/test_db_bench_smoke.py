@@ -25,6 +25,7 @@ if str(ROOT / "benchmarks") not in sys.path:
 import db_bench  # noqa: E402
 from dbbench_catalog import dataset_specs, plan_statuses  # noqa: E402
 from dbbench_load import load_data, table_counts  # noqa: E402
+from dbbench_profile import VARIANTS, profile_writes  # noqa: E402
 from dbbench_reads import QUERIES  # noqa: E402
 from dbbench_writes import WRITE_MODES  # noqa: E402
 
@@ -203,6 +204,7 @@ def test_benchmark_runs_end_to_end(db_url: str, tmp_path: Path) -> None:
     assert saved["counts"]["training_metrics"] == N_METRICS
     assert [q["name"] for q in saved["queries"]] == [name for name, _ in QUERIES]
     assert all(q["rows"] > 0 and q["p50_ms"] > 0 for q in saved["queries"])
+    assert all(q["execute_p50_ms"] > 0 and q["server_p50_ms"] > 0 for q in saved["queries"])
     assert saved["queries"][0]["rows"] == min(50, plan_statuses(N_SESSIONS).completed)
     assert "Execution Time" in explain.read_text()
     assert set(saved["explain"]) == {name for name, _ in QUERIES}
@@ -227,3 +229,23 @@ def test_benchmark_runs_end_to_end(db_url: str, tmp_path: Path) -> None:
         assert completed == expected
         assert current == sum(2 * 2 * m.epochs_per_session for m in WRITE_MODES)
         assert c.execute("select to_regclass('public.bench_plain')").fetchone() == (None,)
+
+
+def test_write_profile_leaves_the_database_as_it_was(db_url: str) -> None:
+    count = (
+        "select (select count(*) from public.training_sessions),"
+        " (select count(*) from public.training_metrics),"
+        " (select count(*) from pg_trigger"
+        "   where tgrelid = 'public.training_metrics'::regclass and tgenabled = 'O')"
+    )
+    with psycopg.connect(db_url, autocommit=True) as c:
+        before = c.execute(count).fetchone()
+    result = profile_writes(db_url, batches=2, batch=20, log=lambda _msg: None)
+    ms = result["median_ms"]
+    assert set(ms) == {name for name, _, _ in VARIANTS} and all(v > 0 for v in ms.values())
+    parts = ("foreign_key_ms", "checks_and_function_ms", "summary_trigger_ms")
+    assert sum(result[p] for p in parts) == pytest.approx(ms["api"] - ms["plain"])
+    with psycopg.connect(db_url, autocommit=True) as c:
+        # Every call was rolled back, the triggers are on again, the session is gone.
+        assert c.execute(count).fetchone() == before
+        assert c.execute("select count(*) from public.bench_plain").fetchone() == (0,)
