@@ -38,10 +38,10 @@ from mltrack_sdk.models import (
     TrainingSession,
     ValidationResult,
 )
-from mltrack_sdk.rows import build_models, gc_paused, typed_columns
+from mltrack_sdk.rows import build_models, build_models_from_rows, gc_paused, typed_columns
 
 if TYPE_CHECKING:
-    from mltrack_sdk.transports.base import Columns, Transport
+    from mltrack_sdk.transports.base import Columns, RowChunk, Transport
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -100,6 +100,22 @@ def _check_limit(limit: int | None) -> int | None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidValueError(f"limit must be a positive integer (got {limit!r})", field="limit")
     return limit
+
+
+def _by_epoch(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """The select arguments of one session's metric rows in epoch order."""
+    return {"filters": filters, "order": (("epoch", False),)}
+
+
+def _typed_metrics(
+    got: Columns, filters: Mapping[str, Any], columns: Sequence[str]
+) -> dict[str, list[Any]]:
+    """``columns`` of ``got`` (metric rows) typed as ``EpochMetrics`` holds them;
+    ``session_id`` is the filter's (one UUID, not one decoded per row)."""
+    data = typed_columns(EpochMetrics, got.data, got.types)
+    if "session_id" in columns:
+        data["session_id"] = [UUID(filters["session_id"])] * len(data["epoch"])
+    return {c: data[c] for c in columns}
 
 
 class Client:
@@ -260,22 +276,19 @@ class Client:
     ) -> None:
         """Hand ``consume`` the filtered metric rows by epoch, chunk by chunk as the transport
         streams them (one chunk when it cannot), as ``columns`` typed as ``EpochMetrics`` holds
-        them; ``session_id`` is the filter's (one UUID, not one decoded per row)."""
+        them (see :meth:`_typed_metrics`)."""
         selected = [c for c in columns if c != "session_id"]
-        sid = UUID(filters["session_id"]) if "session_id" in columns else None
-
-        def typed(got: Columns) -> None:
-            data = typed_columns(EpochMetrics, got.data, got.types)
-            if sid is not None:
-                data["session_id"] = [sid] * len(data["epoch"])
-            consume({c: data[c] for c in columns})
-
-        where: dict[str, Any] = {"filters": filters, "order": (("epoch", False),)}
         stream = getattr(self.transport, "stream_columns", None)
         if stream is not None:
-            stream("training_metrics", selected, typed, **where)
+            stream(
+                "training_metrics",
+                selected,
+                lambda got: consume(_typed_metrics(got, filters, columns)),
+                **_by_epoch(filters),
+            )
         else:
-            typed(self.transport.select_columns("training_metrics", selected, **where))
+            got = self.transport.select_columns("training_metrics", selected, **_by_epoch(filters))
+            consume(_typed_metrics(got, filters, columns))
 
     def metrics(
         self, session_id: UUID | str, *, epochs: Collection[int] | None = None
@@ -292,11 +305,32 @@ class Client:
         if filters is None:
             return []
         out: list[EpochMetrics] = []
+        stream = getattr(self.transport, "stream_rows", None)
         with gc_paused():
-            # Models of each chunk while the transport brings the next.
-            self._metric_chunks(
-                filters, METRIC_FIELDS, lambda data: out.extend(build_models(EpochMetrics, data))
-            )
+            if stream is None:
+                self._metric_chunks(
+                    filters,
+                    METRIC_FIELDS,
+                    lambda data: out.extend(build_models(EpochMetrics, data)),
+                )
+                return out
+            # Models of each chunk, made from its rows, while the transport brings the next.
+            constants = {"session_id": UUID(filters["session_id"])}
+
+            def add(chunk: RowChunk) -> None:
+                out.extend(
+                    build_models_from_rows(
+                        EpochMetrics,
+                        list(chunk.types),
+                        chunk.rows,
+                        chunk.types,
+                        parsed=chunk.json,
+                        constants=constants,
+                    )
+                )
+
+            selected = [c for c in METRIC_FIELDS if c != "session_id"]
+            stream("training_metrics", selected, add, **_by_epoch(filters))
         return out
 
     def metrics_columns(

@@ -18,8 +18,9 @@ import contextlib
 import functools
 import gc
 import itertools
+import operator
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 from uuid import UUID
@@ -153,6 +154,39 @@ def _slot_setters(model: type[BaseModel]) -> tuple[Any, ...] | None:
         return None
 
 
+def _compile(
+    model: type[BaseModel], setters: tuple[Any, ...], params: str, prelude: str, label: str
+) -> Callable[..., Any]:
+    """``def make(<params>)``: runs ``prelude``, then makes the ``model`` instance whose field
+    ``i`` is the variable ``v<i>`` (see :func:`_maker`)."""
+    fields = tuple(model.model_fields)
+    stores = "".join(f"    d[{name!r}] = v{i}\n" for i, name in enumerate(fields))
+    source = (
+        f"def make({params}):\n"
+        f"{prelude}"
+        "    d = template.copy()\n"
+        f"{stores}"
+        "    instance = new(model)\n"
+        "    set_dict(instance, d)\n"
+        "    set_fields(instance, fields_set)\n"
+        "    set_extra(instance, None)\n"
+        "    set_private(instance, None)\n"
+        "    return instance\n"
+    )
+    set_dict, set_fields, set_extra, set_private = setters
+    namespace: dict[str, Any] = {
+        "template": dict.fromkeys(fields),
+        "new": model.__new__,
+        "model": model,
+        "set_dict": set_dict,
+        "set_fields": set_fields,
+        "set_extra": set_extra,
+        "set_private": set_private,
+    }
+    exec(compile(source, f"<{label} {model.__qualname__}>", "exec"), namespace)
+    return namespace["make"]  # type: ignore[no-any-return]
+
+
 @functools.cache
 def _maker(model: type[BaseModel], names: tuple[str, ...]) -> Callable[..., Any] | None:
     """A function of a fields-set and one value per field of ``names`` (every field of
@@ -169,31 +203,8 @@ def _maker(model: type[BaseModel], names: tuple[str, ...]) -> Callable[..., Any]
     setters = _slot_setters(model)
     if setters is None or names != tuple(model.model_fields):
         return None
-    params = ", ".join(f"v{i}" for i in range(len(names)))
-    stores = "".join(f"    d[{name!r}] = v{i}\n" for i, name in enumerate(names))
-    source = (
-        f"def make(fields_set, {params}):\n"
-        "    d = template.copy()\n"
-        f"{stores}"
-        "    instance = new(model)\n"
-        "    set_dict(instance, d)\n"
-        "    set_fields(instance, fields_set)\n"
-        "    set_extra(instance, None)\n"
-        "    set_private(instance, None)\n"
-        "    return instance\n"
-    )
-    set_dict, set_fields, set_extra, set_private = setters
-    namespace: dict[str, Any] = {
-        "template": dict.fromkeys(names),
-        "new": model.__new__,
-        "model": model,
-        "set_dict": set_dict,
-        "set_fields": set_fields,
-        "set_extra": set_extra,
-        "set_private": set_private,
-    }
-    exec(compile(source, f"<build_models {model.__qualname__}>", "exec"), namespace)
-    return namespace["make"]  # type: ignore[no-any-return]
+    params = ", ".join(["fields_set", *(f"v{i}" for i in range(len(names)))])
+    return _compile(model, setters, params, "", "build_models")
 
 
 def build_models(model: type[M], data: Mapping[str, list[Any]]) -> list[M]:
@@ -215,4 +226,91 @@ def build_models(model: type[M], data: Mapping[str, list[Any]]) -> list[M]:
     return list(map(make, itertools.repeat(set(names)), *columns))
 
 
-__all__ = ["build_models", "gc_paused", "typed_columns"]
+@functools.cache
+def _row_maker(
+    model: type[BaseModel],
+    names: tuple[str, ...],
+    parsed: tuple[str, ...],
+    constants: tuple[str, ...],
+) -> Callable[..., Any] | None:
+    """Like :func:`_maker`, for :func:`build_models_from_rows`: a function of a fields-set, one
+    value per name of ``constants``, a row tuple (values in the order of ``names``; the places of
+    ``parsed`` names are skipped) and one value per name of ``parsed``."""
+    setters = _slot_setters(model)
+    fields = tuple(model.model_fields)
+    if setters is None or sorted((*names, *constants)) != sorted(fields):
+        return None
+    var = {name: f"v{i}" for i, name in enumerate(fields)}
+    params = ", ".join(
+        ["fields_set", *(var[n] for n in constants), "row", *(var[n] for n in parsed)]
+    )
+    unpacked = ", ".join("_" if n in parsed else var[n] for n in names)
+    prelude = f"    {unpacked}{',' if len(names) == 1 else ''} = row\n"
+    return _compile(model, setters, params, prelude, "build_models_from_rows")
+
+
+def build_models_from_rows(
+    model: type[M],
+    names: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    pg_types: Mapping[str, str],
+    *,
+    parsed: Mapping[str, list[Any]] | None = None,
+    constants: Mapping[str, Any] | None = None,
+) -> list[M]:
+    """One ``model`` per row tuple: what :func:`build_models` makes of the same values after
+    :func:`typed_columns`, without turning the rows into columns when no column needs
+    validation (the values are then stored as they are).
+
+    Each tuple holds one native value of ``pg_types`` per name of ``names``, in that order; the
+    values of a name in ``parsed`` (a JSON column) come from there instead, one per row; each of
+    ``constants`` (a value as the field holds it, e.g. the session id a read filtered on) is the
+    same in every row. A column that needs validation, or names and constants that are not
+    every field of ``model`` once, go by columns (raising pydantic's ``ValidationError`` for a
+    value the field refuses, as ``model_validate`` would)::
+
+        build_models_from_rows(EpochMetrics, ["epoch", ...], rows, types,
+                               parsed={"extra": extras}, constants={"session_id": sid})
+    """
+    parsed = parsed or {}
+    constants = constants or {}
+    if any(len(values) != len(rows) for values in parsed.values()):
+        raise ValueError("build_models_from_rows: parsed columns of other lengths than rows")
+    make = _row_maker(model, tuple(names), tuple(parsed), tuple(constants))
+    if make is not None and _rows_valid(model, names, rows, pg_types, parsed):
+        repeated = [itertools.repeat(v) for v in constants.values()]
+        columns = [parsed[name] for name in parsed]
+        fields_set = set(model.model_fields)
+        return list(map(make, itertools.repeat(fields_set), *repeated, rows, *columns))
+    values = zip(*rows, strict=True) if rows else ([] for _ in names)
+    data = {
+        name: parsed[name] if name in parsed else list(column)
+        for name, column in zip(names, values, strict=True)
+    }
+    typed = typed_columns(model, data, pg_types)
+    typed.update({name: [value] * len(rows) for name, value in constants.items()})
+    return build_models(model, {f: typed[f] for f in model.model_fields if f in typed})
+
+
+def _rows_valid(
+    model: type[BaseModel],
+    names: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    pg_types: Mapping[str, str],
+    parsed: Mapping[str, list[Any]],
+) -> bool:
+    """True when every column of ``rows`` is what its field would hold (see
+    :func:`_column_check`); only the columns whose check looks at values are read."""
+    for i, name in enumerate(names):
+        pg_type = pg_types.get(name)
+        check = _column_check(model.model_fields[name].annotation, pg_type) if pg_type else None
+        if check is None:
+            return False
+        if check is not _always:
+            values = parsed[name] if name in parsed else list(map(operator.itemgetter(i), rows))
+            if not check(values):
+                return False
+    return True
+
+
+__all__ = ["build_models", "build_models_from_rows", "gc_paused", "typed_columns"]

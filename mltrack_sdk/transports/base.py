@@ -42,6 +42,31 @@ class Columns:
     types: dict[str, str] | None = None
 
 
+@dataclass(frozen=True)
+class RowChunk:
+    """A chunk of rows as :meth:`ColumnStream.stream_rows` hands it over: ``rows`` one tuple per
+    row, a value per column of ``types`` in that order (native values, as in :class:`Columns`),
+    except that a JSON column's place holds its text and its parsed values are in ``json``, one
+    list per JSON column::
+
+        RowChunk(rows=[(0, '{"k": 1}')], types={"epoch": "integer", "extra": "jsonb"},
+                 json={"extra": [{"k": 1}]}).columns().data  # {"epoch": [0], "extra": [{"k": 1}]}
+    """
+
+    rows: list[tuple[Any, ...]]
+    types: dict[str, str]
+    json: dict[str, list[Any]]
+
+    def columns(self) -> Columns:
+        """The same values as one list per column."""
+        values = zip(*self.rows, strict=True) if self.rows else ([] for _ in self.types)
+        data = {
+            name: self.json[name] if name in self.json else list(column)
+            for name, column in zip(self.types, values, strict=True)
+        }
+        return Columns(data, self.types)
+
+
 class Transport(Protocol):
     """What the SDK needs from a backend."""
 
@@ -94,7 +119,7 @@ class ColumnStream(Protocol):
     """A transport that can also hand over :meth:`Transport.select_columns` in chunks of rows
     (the Postgres transport): a caller building something per row (models) then works on one
     chunk while the next ones are on their way, and a long read costs about the caller's own
-    work. The Supabase transport has no such method: callers fall back to ``select_columns``::
+    work. The Supabase transport has no such methods: callers fall back to ``select_columns``::
 
         stream = getattr(transport, "stream_columns", None)
         if stream is not None:
@@ -113,6 +138,20 @@ class ColumnStream(Protocol):
     ) -> None:
         """Call ``consume`` with each chunk, in order, of what :meth:`select_columns` returns
         (the same values and types; at least one call: an empty chunk when no row matches)."""
+        ...
+
+    def stream_rows(
+        self,
+        relation: str,
+        columns: Sequence[str],
+        consume: Callable[[RowChunk], object],
+        *,
+        filters: Mapping[str, Any] | None = None,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+    ) -> None:
+        """The same chunks as :meth:`stream_columns`, as the rows came (:class:`RowChunk`):
+        for a caller that builds one thing per row, without turning rows into columns."""
         ...
 
 

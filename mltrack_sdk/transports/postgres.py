@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import operator
 import re
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -34,7 +35,7 @@ from psycopg.adapt import PyFormat
 from psycopg.rows import dict_row, tuple_row
 
 from mltrack_sdk.errors import DatabaseError, database_error, invalid_value
-from mltrack_sdk.transports.base import Columns, TransportUnavailable
+from mltrack_sdk.transports.base import Columns, RowChunk, TransportUnavailable
 from mltrack_sdk.transports.pg_arrays import BinaryArray, BinaryArrayDumper, encode_array
 
 if TYPE_CHECKING:
@@ -387,8 +388,32 @@ class PostgresTransport:
         chunk_rows: int = STREAM_CHUNK_ROWS,
     ) -> None:
         """The rows :meth:`select_columns` returns, handed to ``consume`` in order as chunks of
-        ``chunk_rows`` rows (one list per column each; at least one call, an empty chunk when
-        no row matches). See :class:`~mltrack_sdk.transports.base.ColumnStream`.
+        ``chunk_rows`` rows, one list per column each (see :meth:`stream_rows`)."""
+        self.stream_rows(
+            relation,
+            columns,
+            lambda chunk: consume(chunk.columns()),
+            filters=filters,
+            order=order,
+            limit=limit,
+            chunk_rows=chunk_rows,
+        )
+
+    def stream_rows(
+        self,
+        relation: str,
+        columns: Sequence[str],
+        consume: Callable[[RowChunk], object],
+        *,
+        filters: Mapping[str, Any] | None = None,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+        chunk_rows: int = STREAM_CHUNK_ROWS,
+    ) -> None:
+        """The rows :meth:`select_columns` returns, handed to ``consume`` in order as chunks of
+        ``chunk_rows`` rows (:class:`~mltrack_sdk.transports.base.RowChunk`; at least one
+        call, an empty chunk when no row matches). See
+        :class:`~mltrack_sdk.transports.base.ColumnStream`.
 
         The rows come in binary, as tuples, so psycopg's C loaders decode them; JSON columns
         come as text, parsed with one ``json.loads`` per column of a chunk. With libpq 17 or
@@ -409,14 +434,14 @@ class PostgresTransport:
                     "42703", f'{column}: column "{column}" of "{relation}" does not exist'
                 )
             types[column] = known[column]
-        json_columns = {c for c, t in types.items() if t in ("json", "jsonb")}
+        json_places = [(i, c) for i, (c, t) in enumerate(types.items()) if t in ("json", "jsonb")]
         # A JSON column as its text, SQL NULL as JSON null (None either way, as psycopg loads
         # them): a chunk's texts join into one JSON array as they are.
         picked = [
             sql.SQL("coalesce({}::text, 'null')").format(sql.Identifier(c))
-            if c in json_columns
+            if t in ("json", "jsonb")
             else sql.Identifier(c)
-            for c in types
+            for c, t in types.items()
         ]
         rest, params = self._where_order_limit(filters, order, limit)
         query = (
@@ -426,15 +451,12 @@ class PostgresTransport:
             + rest
         )
 
-        def chunk(rows: list[tuple[Any, ...]]) -> Columns:
-            values = zip(*rows, strict=True) if rows else ([] for _ in types)
-            data: dict[str, list[Any]] = {}
-            for column, column_values in zip(types, values, strict=True):
-                if column in json_columns:
-                    data[column] = json.loads("[" + ",".join(column_values) + "]")
-                else:
-                    data[column] = list(column_values)
-            return Columns(data, types)
+        def chunk(rows: list[tuple[Any, ...]]) -> RowChunk:
+            parsed = {
+                column: json.loads("[" + ",".join(map(operator.itemgetter(i), rows)) + "]")
+                for i, column in json_places
+            }
+            return RowChunk(rows, types, parsed)
 
         with self._lock:
             with self._translated():

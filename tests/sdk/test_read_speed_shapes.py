@@ -34,7 +34,7 @@ from mltrack_sdk.models import (
     TrainingSession,
     ValidationResult,
 )
-from mltrack_sdk.rows import build_models, gc_paused, typed_columns
+from mltrack_sdk.rows import build_models, build_models_from_rows, gc_paused, typed_columns
 from mltrack_sdk.transports.postgres import PostgresTransport
 from mltrack_sdk.transports.supabase import SupabaseTransport
 from tests.fakes.fake_supabase import RunningFake, make_key
@@ -192,6 +192,19 @@ def test_stream_columns_chunks_stops_and_bad_input(
     assert _chunk_sizes(transport, sid, chunk_rows=4) == [4, 4, 2]
     assert _chunk_sizes(transport, sid, chunk_rows=5) == [5, 5]  # no empty chunk at the end
     assert _chunk_sizes(transport, sid, chunk_rows=4, limit=3) == [3]
+    # The same chunks as rows: a JSON column's place holds its text, its values are parsed.
+    as_rows: list[Any] = []
+    transport.stream_rows(
+        "training_metrics",
+        ["epoch", "extra"],
+        as_rows.append,
+        filters={"session_id": sid},
+        order=[("epoch", True)],
+        chunk_rows=4,
+    )
+    assert [r[0] for c in as_rows for r in c.rows] == list(range(9, -1, -1))
+    assert as_rows[0].rows[0][1] == '{"k": 9}' and as_rows[0].json["extra"][0] == {"k": 9}
+    assert [len(c.json["extra"]) for c in as_rows] == [4, 4, 2]
 
     # A consumer that fails ends the read: the query is cancelled, the connection stays usable.
     def refuse(chunk: Any) -> None:
@@ -301,6 +314,59 @@ def test_columns_of_other_types_are_validated() -> None:
     assert one == EpochMetrics(session_id=sid, epoch=4)
 
 
+def test_models_from_rows_equal_models_from_columns() -> None:
+    """build_models_from_rows (what Client.metrics uses over Postgres) makes the models that
+    typed_columns + build_models make of the same values; a column that needs validation goes
+    that way, with pydantic's verdict."""
+    from datetime import timezone
+    from decimal import Decimal
+
+    sid = uuid.uuid4()
+    names = [f for f in METRIC_FIELDS if f != "session_id"]
+    types = {n: "double precision" for n in names}
+    types.update(epoch="integer", extra="jsonb", recorded_at="timestamp with time zone")
+    at = datetime(2026, 12, 2, 10, 0, tzinfo=timezone.utc)
+    values = {"epoch": 0, "extra": "(text)", "recorded_at": at}
+    rows = [
+        tuple(e if n == "epoch" else values.get(n, None if e % 2 else e / 10) for n in names)
+        for e in range(4)
+    ]
+    extras = [{"e": e} for e in range(4)]
+    columns = {n: [r[i] for r in rows] for i, n in enumerate(names)}
+    columns["extra"] = extras
+    reference = build_models(
+        EpochMetrics, {"session_id": [sid] * 4, **typed_columns(EpochMetrics, columns, types)}
+    )
+
+    def from_rows(rows: list[Any], types: dict[str, str], extras: list[Any] = extras) -> Any:
+        return build_models_from_rows(
+            EpochMetrics,
+            names,
+            rows,
+            types,
+            parsed={"extra": extras},
+            constants={"session_id": sid},
+        )
+
+    got = from_rows(rows, types)
+    assert got == reference and [repr(m) for m in got] == [repr(m) for m in reference]
+    assert from_rows([], types, []) == []
+    # A numeric column holds Decimals: validated, as model_validate would.
+    as_numeric = [(*r[:1], Decimal("0.5"), *r[2:]) for r in rows]
+    by_columns = from_rows(as_numeric, {**types, "box_loss": "numeric"})
+    assert by_columns == [m.model_copy(update={"box_loss": 0.5}) for m in reference]
+    assert all(type(m.box_loss) is float for m in by_columns)
+    with pytest.raises(ValidationError):
+        from_rows([(None, *rows[0][1:])], types, extras[:1])  # epoch takes no None
+    with pytest.raises(ValidationError):
+        from_rows(rows[:1], types, [[1]])  # extra is an object
+    with pytest.raises(ValueError, match="other lengths"):
+        from_rows(rows, types, extras[:2])
+    # Some fields only: the others get their defaults, as model_construct gives them.
+    (one,) = build_models_from_rows(EpochMetrics, ["epoch"], [(4,)], {"epoch": "integer"})
+    assert one == EpochMetrics.model_construct(epoch=4)
+
+
 def _world(conn: Any) -> str:
     """Sessions in every state with metrics, validation rows, benchmarks, a dataset and a
     search: a value of every column type the models hold. Returns a session's id."""
@@ -396,14 +462,14 @@ def test_gc_is_paused_for_a_read_and_left_as_it_was(pg_client: Client) -> None:
     import gc
 
     seen: list[bool] = []
-    # Every read of the Postgres transport goes through stream_columns (select_columns too).
-    real = pg_client.transport.stream_columns
+    # Every read of the Postgres transport goes through stream_rows (select_columns too).
+    real = pg_client.transport.stream_rows
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         seen.append(gc.isenabled())
         return real(*args, **kwargs)
 
-    pg_client.transport.stream_columns = spy  # type: ignore[method-assign]
+    pg_client.transport.stream_rows = spy  # type: ignore[method-assign]
     sid = _start(pg_client)
     assert gc.isenabled()
     pg_client.metrics(sid)
