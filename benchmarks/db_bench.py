@@ -31,7 +31,8 @@ Phases:
    pre-filled with a copy of the metric rows, so both tables have the same size and index depth.
 3. Reads: each query is run ``--warmup`` times, then ``--iterations`` times (p50/p95/mean in ms,
    measured at the client, rows fetched; beside them the p50 until the result is on the client,
-   before psycopg builds the rows, and the p50 of the server's execution time by EXPLAIN ANALYZE
+   before psycopg builds the rows; the p50 of the same query with rows in binary format,
+   run in turn with each text one; and the p50 of the server's execution time by EXPLAIN ANALYZE
    without per-node timing, over a quarter as many runs more). EXPLAIN (ANALYZE, BUFFERS) of
    each is printed with ``--explain``, written with ``--explain-file``, and always printed for a
    query that misses the 20 ms p50 goal.
@@ -112,13 +113,14 @@ def print_summary(report: dict[str, Any], log: Log = print_flush) -> None:
     log("-" * 96)
     log(
         f"{'read query':<32}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}{'rows':>8}"
-        f"{'on client':>11}{'server':>8}   goal p50 <= {GOAL_QUERY_P50_MS:g} ms"
+        f"{'on client':>11}{'server':>8}{'binary':>8}   goal p50 <= {GOAL_QUERY_P50_MS:g} ms"
     )
     for q in report.get("queries", []):
         log(
             f"{q['name']:<32}{q['p50_ms']:>10.2f}{q['p95_ms']:>10.2f}{q['mean_ms']:>10.2f}"
             f"{q['rows']:>8}{q.get('execute_p50_ms', float('nan')):>11.2f}"
             f"{q.get('server_p50_ms', float('nan')):>8.2f}"
+            f"{q.get('binary_p50_ms', float('nan')):>8.2f}"
             f"   {'ok' if q['meets_goal'] else 'MISSED'}"
         )
     log("-" * 96)
