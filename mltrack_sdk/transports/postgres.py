@@ -20,12 +20,10 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
-import operator
 import re
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +32,11 @@ from psycopg import sql
 from psycopg.adapt import PyFormat
 from psycopg.rows import dict_row, tuple_row
 
-from mltrack_sdk.errors import DatabaseError, database_error, invalid_value
-from mltrack_sdk.transports.base import Columns, RowChunk, TransportUnavailable
+from mltrack_sdk.errors import DatabaseError, database_error
+from mltrack_sdk.transports.base import TransportUnavailable
 from mltrack_sdk.transports.pg_arrays import BinaryArray, BinaryArrayDumper, encode_array
+from mltrack_sdk.transports.pg_reads import STREAM_CHUNK_ROWS as STREAM_CHUNK_ROWS
+from mltrack_sdk.transports.pg_reads import PostgresReads
 
 if TYPE_CHECKING:
     from mltrack_sdk.connect import Target
@@ -96,23 +96,8 @@ def is_transaction_pooler(url: str) -> bool:
     return str(port) == str(TRANSACTION_POOLER_PORT)
 
 
-#: Rows per chunk of :meth:`PostgresTransport.stream_columns`: small enough that the server has
-#: the next chunk ready (in the socket's buffer) while the client works on one, large enough
-#: that a chunk's fixed costs (a ``json.loads``, a ``zip``) stay negligible. 250 was the fastest
-#: of 250-2,000 for a 10,000-row read of ``training_metrics``.
-STREAM_CHUNK_ROWS = 250
-
 #: SQLSTATE classes that mean "the server went away or is not accepting work right now".
 _UNAVAILABLE_CLASSES = ("08", "57", "53", "58")
-
-
-def _array_literal(values: Any) -> str:
-    """``'{"a","b",NULL}'``: a Postgres array literal of ``values`` (as text)."""
-    items = (
-        "NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-        for v in values
-    )
-    return "{" + ",".join(items) + "}"
 
 
 @dataclass(frozen=True)
@@ -122,7 +107,7 @@ class _Signature:
     returns_row: bool
 
 
-class PostgresTransport:
+class PostgresTransport(PostgresReads):
     """Calls the SQL API over psycopg 3. Thread-safe."""
 
     name = "postgres"
@@ -284,204 +269,6 @@ class PostgresTransport:
         if signature.returns_set:
             return [r if signature.returns_row else next(iter(r.values())) for r in rows]
         return next(iter(rows[0].values())) if rows else None
-
-    def _where_order_limit(
-        self,
-        filters: Mapping[str, Any] | None,
-        order: Sequence[tuple[str, bool]],
-        limit: int | None,
-    ) -> tuple[sql.Composed, list[Any]]:
-        query = sql.Composed([])
-        params: list[Any] = []
-        if filters:
-            conditions = []
-            for column, value in filters.items():
-                # The same meaning as over PostgREST: a collection is IN, None is IS NULL.
-                if isinstance(value, list | tuple | set | frozenset):
-                    # An array literal of unknown type: Postgres types it as the column's array,
-                    # as it types a plain value (a list would go as text[]: uuid = text fails).
-                    conditions.append(
-                        sql.SQL("{} = any({})").format(sql.Identifier(column), sql.Placeholder())
-                    )
-                    params.append(_array_literal(value))
-                elif value is None:
-                    conditions.append(sql.SQL("{} is null").format(sql.Identifier(column)))
-                else:
-                    conditions.append(
-                        sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder())
-                    )
-                    params.append(value)
-            query += sql.SQL(" where ") + sql.SQL(" and ").join(conditions)
-        if order:
-            query += sql.SQL(" order by ") + sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL("desc" if d else "asc"))
-                for c, d in order
-            )
-        if limit is not None:
-            query += sql.SQL(" limit {}").format(sql.Literal(int(limit)))
-        return query, params
-
-    def select(
-        self,
-        relation: str,
-        *,
-        filters: Mapping[str, Any] | None = None,
-        order: Sequence[tuple[str, bool]] = (),
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """Rows of ``public.<relation>`` (see the Transport protocol)."""
-        rest, params = self._where_order_limit(filters, order, limit)
-        query = sql.SQL("select * from public.{}").format(sql.Identifier(relation)) + rest
-        return self._execute(query, params)
-
-    def _column_types(self, relation: str) -> dict[str, str]:
-        """Column -> type name of ``public.<relation>``, read from the catalog once."""
-        found = self._relation_types.get(relation)
-        if found is None:
-            rows = self._execute(
-                sql.SQL(
-                    "select a.attname, format_type(a.atttypid, a.atttypmod) as type"
-                    " from pg_attribute a"
-                    " where a.attrelid = to_regclass(format('public.%%I', %s::text))"
-                    " and a.attnum > 0 and not a.attisdropped order by a.attnum"
-                ),
-                (relation,),
-            )
-            if not rows:
-                raise database_error("42P01", f'relation "public.{relation}" does not exist')
-            found = {r["attname"]: r["type"] for r in rows}
-            self._relation_types[relation] = found
-        return found
-
-    def select_columns(
-        self,
-        relation: str,
-        columns: Sequence[str],
-        *,
-        filters: Mapping[str, Any] | None = None,
-        order: Sequence[tuple[str, bool]] = (),
-        limit: int | None = None,
-    ) -> Columns:
-        """Only ``columns`` of ``public.<relation>``, one list per column (see the protocol):
-        the chunks of :meth:`stream_columns` joined."""
-        chunks: list[Columns] = []
-        self.stream_columns(
-            relation, columns, chunks.append, filters=filters, order=order, limit=limit
-        )
-        if len(chunks) == 1:
-            return chunks[0]
-        data = {
-            column: list(itertools.chain.from_iterable(c.data[column] for c in chunks))
-            for column in chunks[0].data
-        }
-        return Columns(data, chunks[0].types)
-
-    def stream_columns(
-        self,
-        relation: str,
-        columns: Sequence[str],
-        consume: Callable[[Columns], object],
-        *,
-        filters: Mapping[str, Any] | None = None,
-        order: Sequence[tuple[str, bool]] = (),
-        limit: int | None = None,
-        chunk_rows: int = STREAM_CHUNK_ROWS,
-    ) -> None:
-        """The rows :meth:`select_columns` returns, handed to ``consume`` in order as chunks of
-        ``chunk_rows`` rows, one list per column each (see :meth:`stream_rows`)."""
-        self.stream_rows(
-            relation,
-            columns,
-            lambda chunk: consume(chunk.columns()),
-            filters=filters,
-            order=order,
-            limit=limit,
-            chunk_rows=chunk_rows,
-        )
-
-    def stream_rows(
-        self,
-        relation: str,
-        columns: Sequence[str],
-        consume: Callable[[RowChunk], object],
-        *,
-        filters: Mapping[str, Any] | None = None,
-        order: Sequence[tuple[str, bool]] = (),
-        limit: int | None = None,
-        chunk_rows: int = STREAM_CHUNK_ROWS,
-    ) -> None:
-        """The rows :meth:`select_columns` returns, handed to ``consume`` in order as chunks of
-        ``chunk_rows`` rows (:class:`~mltrack_sdk.transports.base.RowChunk`; at least one
-        call, an empty chunk when no row matches). See
-        :class:`~mltrack_sdk.transports.base.ColumnStream`.
-
-        The rows come in binary, as tuples, so psycopg's C loaders decode them; JSON columns
-        come as text, parsed with one ``json.loads`` per column of a chunk. With libpq 17 or
-        later the server sends the rows in chunks (psycopg's ``stream``): while ``consume``
-        works on one chunk, the server is already producing the next ones, so a long read
-        costs about the client's own work rather than the server's plus the client's. Errors
-        are the transport's (:class:`TransportUnavailable`, ``DatabaseError``); whatever
-        ``consume`` raises ends the read (the query is cancelled) and propagates as it is.
-        ``consume`` runs while this transport's lock is held: it must not call the transport.
-        """
-        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
-            raise invalid_value("chunk_rows", "must be a positive integer", chunk_rows)
-        known = self._column_types(relation)
-        types: dict[str, str] = {}
-        for column in columns:
-            if column not in known:
-                raise database_error(
-                    "42703", f'{column}: column "{column}" of "{relation}" does not exist'
-                )
-            types[column] = known[column]
-        json_places = [(i, c) for i, (c, t) in enumerate(types.items()) if t in ("json", "jsonb")]
-        # A JSON column as its text, SQL NULL as JSON null (None either way, as psycopg loads
-        # them): a chunk's texts join into one JSON array as they are.
-        picked = [
-            sql.SQL("coalesce({}::text, 'null')").format(sql.Identifier(c))
-            if t in ("json", "jsonb")
-            else sql.Identifier(c)
-            for c, t in types.items()
-        ]
-        rest, params = self._where_order_limit(filters, order, limit)
-        query = (
-            sql.SQL("select {} from public.{}").format(
-                sql.SQL(", ").join(picked), sql.Identifier(relation)
-            )
-            + rest
-        )
-
-        def chunk(rows: list[tuple[Any, ...]]) -> RowChunk:
-            parsed = {
-                column: json.loads("[" + ",".join(map(operator.itemgetter(i), rows)) + "]")
-                for i, column in json_places
-            }
-            return RowChunk(rows, types, parsed)
-
-        with self._lock:
-            with self._translated():
-                cursor = self._connection().cursor(binary=True, row_factory=tuple_row)
-                if not psycopg.capabilities.has_stream_chunked():
-                    # libpq before 17: one result, handed over as one chunk.
-                    rows = cursor.execute(query, params).fetchall()
-                    stream = None
-                else:
-                    stream = cursor.stream(query, params, binary=True, size=chunk_rows)
-            if stream is None:
-                consume(chunk(rows))
-                return
-            # Closed on any way out: psycopg then cancels a query whose rows are still coming,
-            # which leaves the connection ready for the next call.
-            with contextlib.closing(stream):
-                first = True
-                while True:
-                    with self._translated():
-                        batch = list(itertools.islice(stream, chunk_rows))
-                    if batch or first:
-                        consume(chunk(batch))
-                    first = False
-                    if len(batch) < chunk_rows:
-                        return
 
     def close(self) -> None:
         """Close the connection (a later call opens a new one).
