@@ -30,9 +30,10 @@ from types import TracebackType
 from typing import Any
 
 from mltrack_sdk import checks
-from mltrack_sdk.custody import Call, Handoff
+from mltrack_sdk.custody import Call
 from mltrack_sdk.errors import MltrackWarning, SessionClosedError, ValueTooLargeError
 from mltrack_sdk.heartbeat import Heartbeat
+from mltrack_sdk.session_notes import offline_note, timeout_note
 from mltrack_sdk.spool import Spool
 from mltrack_sdk.transports.base import Transport
 from mltrack_sdk.writer import Writer
@@ -355,12 +356,14 @@ class Session:
         writer = self._writer
         if writer.flush(timeout):
             if writer.offline or writer.held or writer.dropped:
-                self._notes.append(self._offline_note())
+                self._notes.append(offline_note(self.id, self._spool.path(self.id), writer))
             writer.stop()
             writer.join(_JOIN_WAIT)
         else:
             handoff = writer.abandon(_HANDOFF_WAIT)
-            self._notes.append(self._timeout_note(timeout, handoff))
+            self._notes.append(
+                timeout_note(self.id, self._spool.path(self.id), writer, timeout, handoff)
+            )
         self._heartbeat.join(0.1 if writer.abandoned else _JOIN_WAIT)
         if self._owns_transport:
             # close() may wait on a hanging socket (it cancels the call in flight): a daemon
@@ -377,40 +380,6 @@ class Session:
             self._transport.close()
         except Exception:  # nothing left to report it to: the run is over
             log.exception("mltrack: closing the transport of session %s failed", self.id)
-
-    def _offline_note(self) -> str:
-        """What finish() says when the backend was away: only what the spool really holds."""
-        writer, path = self._writer, self._spool.path(self.id)
-        if not (writer.held or writer.dropped):
-            return (
-                f"the backend is unavailable: session {self.id} is kept in {path};"
-                " it is sent by the next start_session() or by `mltrack sync`"
-            )
-        return (
-            f"the spool {path} could not be written: {writer.held + writer.dropped} call(s) of"
-            f" session {self.id} are lost ({writer.held} held in memory until this process"
-            f" exits, {writer.dropped} dropped for want of room); anything spooled before stays"
-            " there and is sent by the next start_session() or by `mltrack sync`"
-        )
-
-    def _timeout_note(self, timeout: float, handoff: Handoff | None) -> str:
-        note = f"the backend did not take everything within {timeout:g} s;"
-        path = self._spool.path(self.id)
-        if handoff is None:
-            return (
-                f"{note} the calls of session {self.id} not sent yet are still being written to"
-                f" {path} (the spool is busy); they are lost if the process exits first"
-            )
-        if handoff.lost:
-            note += (
-                f" {handoff.lost} call(s) of session {self.id} could not be kept: cannot write"
-                f" {path}: {handoff.error}"
-            )
-        else:
-            note += f" {handoff.kept} call(s) of session {self.id} were kept in {path}"
-        if self._writer.dropped:
-            note += f" ({self._writer.dropped} more were dropped earlier: no room in memory)"
-        return note + ": run `mltrack sync` to send what is kept"
 
     def __enter__(self) -> Session:
         return self
