@@ -36,6 +36,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,6 +58,14 @@ from mltrack_sdk.testing.postgres import DEBIAN_PG_BIN, TempPostgres, has_postgr
 SUPABASE_IMAGE = "supabase/postgres:15.8.1.085"
 TEMPLATE_DB = "mltrack_template"
 TEST_EXTENSIONS = ("pgtap", "plpgsql_check")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as at a terminal. A suite started in the background by a shell without job
+    control (``make test &`` in a script, ``nohup``) inherits SIGINT ignored, and so would every
+    process it starts: the tests of Ctrl-C would then only see it ignored."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def with_dbname(url: str, dbname: str) -> str:
