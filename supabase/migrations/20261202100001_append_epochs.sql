@@ -11,11 +11,11 @@
 --   and the upsert writes the batch as before. Both ways give the same rows, summary and
 --   notifications; only the cost differs.
 -- - metrics_written read its batch three times and joined its per-session aggregate to
---   training_sessions by a hash join (the planner cannot know that a batch holds one session, and
---   guessed many), which scans every session for every batch while the table holds a few
---   thousand. It now reads the batch once and updates each of its sessions, in id order, through
---   the primary key; the update locks the row and computes from its newest version, which also
---   gives the epochs the batch must lie within. The rules are unchanged.
+--   training_sessions by a sequential scan (the planner cannot know that a batch holds one
+--   session, and guessed many): a scan of every session for every batch. It now reads the batch
+--   once and updates each of its sessions, in id order, through the primary key; the update locks
+--   the row and computes from its newest version, which also gives the epochs the batch must lie
+--   within. The rules are unchanged.
 
 create or replace function public.log_epoch_columns(
   session_id uuid,
@@ -201,13 +201,6 @@ begin
   -- also gives the epochs the batch must lie within. A batch that breaks that rule raises, which
   -- rolls the whole statement back.
   for i in 1 .. coalesce(cardinality(batch.ids), 0) loop
-    -- The metrics' notification first, as before: a listener hears of the new epochs, then of
-    -- the session whose summary they moved on (its UPDATE notifies at the end of the update).
-    -- A batch refused below rolls both back.
-    perform pg_notify('mltrack_changes', json_build_object(
-      'table', 'training_metrics', 'op', 'INSERT', 'session_id', batch.ids[i],
-      'count', batch.counts[i], 'min_epoch', batch.min_epochs[i],
-      'max_epoch', batch.max_epochs[i])::text);
     update public.training_sessions s
        set current_epoch = greatest(s.current_epoch, batch.max_epochs[i]),
            epochs_completed = s.epochs_completed + batch.counts[i],
@@ -232,6 +225,10 @@ begin
         batch.max_epochs[i]::text,
         'Epochs count from 0; raise the session''s epochs if the run was extended.');
     end if;
+    perform pg_notify('mltrack_changes', json_build_object(
+      'table', 'training_metrics', 'op', 'INSERT', 'session_id', batch.ids[i],
+      'count', batch.counts[i], 'min_epoch', batch.min_epochs[i],
+      'max_epoch', batch.max_epochs[i])::text);
   end loop;
   return null;
 end
