@@ -11,21 +11,17 @@ the same REAL database) the columns must be the same as over Postgres.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from mltrack_sdk.client import METRIC_FIELDS, Client
 from mltrack_sdk.errors import DatabaseError, InvalidValueError
 from mltrack_sdk.models import (
     ActiveSession,
-    EpochMetrics,
     HyperparameterRun,
     LeaderboardEntry,
     ModelBenchmark,
@@ -34,12 +30,13 @@ from mltrack_sdk.models import (
     TrainingSession,
     ValidationResult,
 )
-from mltrack_sdk.rows import build_models, build_models_from_rows, gc_paused, typed_columns
+from mltrack_sdk.rows import gc_paused
 from mltrack_sdk.transports.postgres import PostgresTransport
 from mltrack_sdk.transports.supabase import SupabaseTransport
 from tests.fakes.fake_supabase import RunningFake, make_key
 
 from .data import call, epochs, start
+from .reads import start_run, validated
 
 FRACTIONS = ("precision", "recall", "map50", "map50_95")
 NON_NEGATIVE = tuple(
@@ -75,30 +72,6 @@ def epoch_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
     return rows
 
 
-def validated(transport: Any, sid: str) -> list[EpochMetrics]:
-    """The reference: ``select *`` rows, each validated by pydantic."""
-    rows = transport.select(
-        "training_metrics", filters={"session_id": sid}, order=[("epoch", False)]
-    )
-    return [EpochMetrics.model_validate(r) for r in rows]
-
-
-@pytest.fixture
-def pg_client(db_url: str) -> Iterator[Client]:
-    transport = PostgresTransport(db_url)
-    try:
-        yield Client(transport)
-    finally:
-        transport.close()
-
-
-def _start(client: Client, name: str = "r") -> str:
-    row = client.transport.rpc(
-        "start_session", {"session_name": name, "model_type": "yolov8n", "epochs": 5001}
-    )
-    return str(row["id"])
-
-
 @settings(
     max_examples=30,
     derandomize=True,
@@ -108,7 +81,7 @@ def _start(client: Client, name: str = "r") -> str:
 )
 @given(rows=epoch_rows())
 def test_fast_path_equals_per_row_validation(pg_client: Client, rows: list[dict[str, Any]]) -> None:
-    sid = _start(pg_client)
+    sid = start_run(pg_client)
     if rows:
         pg_client.transport.rpc("log_epochs", {"session_id": sid, "metrics": rows})
     expected = validated(pg_client.transport, sid)
@@ -143,95 +116,8 @@ def test_fast_path_equals_per_row_validation(pg_client: Client, rows: list[dict[
     assert {n: [v for c in chunks for v in c.data[n]] for n in names} == whole.data
 
 
-def test_a_long_read_streams_in_chunks_with_the_same_models(pg_client: Client) -> None:
-    """600 epochs: the client's reads cross chunk boundaries (250, 250, 100 rows)."""
-    sid = _start(pg_client)
-    rows = [
-        {"epoch": e, "map50_95": e / 600, "box_loss": None if e % 7 else 1.0, "extra": {"e": e}}
-        for e in range(600)
-    ]
-    pg_client.transport.rpc("log_epochs", {"session_id": sid, "metrics": rows})
-    expected = validated(pg_client.transport, sid)
-    got = pg_client.metrics(sid)
-    assert got == expected and [repr(m) for m in got] == [repr(m) for m in expected]
-    columns = pg_client.metrics_columns(sid, ["box_loss", "extra"])
-    assert columns == {
-        "epoch": list(range(600)),
-        "box_loss": [m.box_loss for m in expected],
-        "extra": [{"e": e} for e in range(600)],
-    }
-    assert pg_client.metrics(sid, epochs=range(240, 260)) == expected[240:260]
-
-
-def _chunk_sizes(transport: PostgresTransport, sid: str, **kwargs: Any) -> list[int]:
-    chunks: list[Any] = []
-    transport.stream_columns(
-        "training_metrics",
-        ["epoch", "extra"],
-        chunks.append,
-        filters={"session_id": sid},
-        order=[("epoch", False)],
-        **kwargs,
-    )
-    assert all(list(c.data) == ["epoch", "extra"] for c in chunks)
-    assert [e for c in chunks for e in c.data["epoch"]] == sorted(
-        e for c in chunks for e in c.data["epoch"]
-    )
-    return [len(c.data["epoch"]) for c in chunks]
-
-
-def test_stream_columns_chunks_stops_and_bad_input(
-    pg_client: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    transport = pg_client.transport
-    assert isinstance(transport, PostgresTransport)
-    sid = _start(pg_client)
-    assert _chunk_sizes(transport, sid, chunk_rows=4) == [0]  # no rows: one empty chunk
-    rows = [{"epoch": e, "extra": {"k": e}} for e in range(10)]
-    transport.rpc("log_epochs", {"session_id": sid, "metrics": rows})
-    assert _chunk_sizes(transport, sid, chunk_rows=4) == [4, 4, 2]
-    assert _chunk_sizes(transport, sid, chunk_rows=5) == [5, 5]  # no empty chunk at the end
-    assert _chunk_sizes(transport, sid, chunk_rows=4, limit=3) == [3]
-    # The same chunks as rows: a JSON column's place holds its text, its values are parsed.
-    as_rows: list[Any] = []
-    transport.stream_rows(
-        "training_metrics",
-        ["epoch", "extra"],
-        as_rows.append,
-        filters={"session_id": sid},
-        order=[("epoch", True)],
-        chunk_rows=4,
-    )
-    assert [r[0] for c in as_rows for r in c.rows] == list(range(9, -1, -1))
-    assert as_rows[0].rows[0][1] == '{"k": 9}' and as_rows[0].json["extra"][0] == {"k": 9}
-    assert [len(c.json["extra"]) for c in as_rows] == [4, 4, 2]
-
-    # A consumer that fails ends the read: the query is cancelled, the connection stays usable.
-    def refuse(chunk: Any) -> None:
-        raise RuntimeError("chart closed")
-
-    with pytest.raises(RuntimeError, match="chart closed"):
-        transport.stream_columns(
-            "training_metrics", ["epoch"], refuse, filters={"session_id": sid}, chunk_rows=2
-        )
-    assert pg_client.metrics_columns(sid, ["extra"])["extra"][9] == {"k": 9}
-
-    for wrong in (0, -1, 2.5, True, "250"):
-        with pytest.raises(InvalidValueError, match="chunk_rows must be a positive") as bad:
-            transport.stream_columns("training_metrics", ["epoch"], print, chunk_rows=wrong)  # type: ignore[arg-type]
-        assert bad.value.field == "chunk_rows"
-    with pytest.raises(DatabaseError) as missing:
-        transport.stream_columns("training_metrics", ["epoch", "nope"], print)
-    assert missing.value.sqlstate == "42703"
-
-    # A libpq before 17 cannot send rows in chunks (the same real database, read whole).
-    monkeypatch.setattr(psycopg.capabilities, "has_stream_chunked", lambda check=False: False)
-    assert _chunk_sizes(transport, sid, chunk_rows=4) == [10]
-    assert pg_client.metrics(sid) == validated(transport, sid)
-
-
 def test_columns_are_the_same_over_supabase(pg_client: Client, direct_db_url: str) -> None:
-    sid = _start(pg_client)
+    sid = start_run(pg_client)
     rows = [
         {"epoch": e, "map50": e / 10, "total_loss": 3 - e / 4, "extra": {"lr/pg1": e, "n": [e]}}
         for e in range(6)
@@ -253,7 +139,7 @@ def test_columns_are_the_same_over_supabase(pg_client: Client, direct_db_url: st
 
 
 def test_metrics_columns_shapes_and_bad_input(pg_client: Client) -> None:
-    sid = _start(pg_client)
+    sid = start_run(pg_client)
     pg_client.transport.rpc(
         "log_epochs",
         {"session_id": sid, "metrics": [{"epoch": e, "map50_95": e / 10} for e in (3, 0, 1)]},
@@ -281,90 +167,6 @@ def test_metrics_columns_shapes_and_bad_input(pg_client: Client) -> None:
     with pytest.raises(InvalidValueError) as bad:
         pg_client.metrics_columns("nope", ["map50"])
     assert bad.value.field == "session_id"
-
-
-def test_columns_of_other_types_are_validated() -> None:
-    """JSON values (as PostgREST sends them) or a type the model does not expect go through
-    pydantic per column; a value the field refuses raises as ``model_validate`` would."""
-    sid = uuid.uuid4()
-    as_json = {
-        "session_id": [str(sid)],
-        "epoch": [2],
-        "map50": [1],
-        "recorded_at": ["2026-12-02T10:00:00+00:00"],
-    }
-    typed = typed_columns(EpochMetrics, as_json, None)
-    assert typed["session_id"] == [sid]
-    assert typed["map50"] == [1.0] and type(typed["map50"][0]) is float
-    assert isinstance(typed["recorded_at"][0], datetime)
-    # A numeric column (Decimal values) is not taken as float as it is.
-    from decimal import Decimal
-
-    assert typed_columns(EpochMetrics, {"map50": [Decimal("0.5")]}, {"map50": "numeric"}) == {
-        "map50": [0.5]
-    }
-    with pytest.raises(ValidationError):
-        typed_columns(EpochMetrics, {"epoch": [1, None]}, {"epoch": "integer"})
-    with pytest.raises(ValidationError):
-        typed_columns(TrainingSession, {"status": ["running", "paused"]}, {"status": "text"})
-    with pytest.raises(ValidationError):
-        typed_columns(EpochMetrics, {"extra": [{}, [1]]}, {"extra": "jsonb"})
-    # Some fields only: the others get their defaults, as model_construct gives them.
-    (one,) = build_models(EpochMetrics, {"session_id": [sid], "epoch": [4]})
-    assert one == EpochMetrics(session_id=sid, epoch=4)
-
-
-def test_models_from_rows_equal_models_from_columns() -> None:
-    """build_models_from_rows (what Client.metrics uses over Postgres) makes the models that
-    typed_columns + build_models make of the same values; a column that needs validation goes
-    that way, with pydantic's verdict."""
-    from datetime import timezone
-    from decimal import Decimal
-
-    sid = uuid.uuid4()
-    names = [f for f in METRIC_FIELDS if f != "session_id"]
-    types = {n: "double precision" for n in names}
-    types.update(epoch="integer", extra="jsonb", recorded_at="timestamp with time zone")
-    at = datetime(2026, 12, 2, 10, 0, tzinfo=timezone.utc)
-    values = {"epoch": 0, "extra": "(text)", "recorded_at": at}
-    rows = [
-        tuple(e if n == "epoch" else values.get(n, None if e % 2 else e / 10) for n in names)
-        for e in range(4)
-    ]
-    extras = [{"e": e} for e in range(4)]
-    columns = {n: [r[i] for r in rows] for i, n in enumerate(names)}
-    columns["extra"] = extras
-    reference = build_models(
-        EpochMetrics, {"session_id": [sid] * 4, **typed_columns(EpochMetrics, columns, types)}
-    )
-
-    def from_rows(rows: list[Any], types: dict[str, str], extras: list[Any] = extras) -> Any:
-        return build_models_from_rows(
-            EpochMetrics,
-            names,
-            rows,
-            types,
-            parsed={"extra": extras},
-            constants={"session_id": sid},
-        )
-
-    got = from_rows(rows, types)
-    assert got == reference and [repr(m) for m in got] == [repr(m) for m in reference]
-    assert from_rows([], types, []) == []
-    # A numeric column holds Decimals: validated, as model_validate would.
-    as_numeric = [(*r[:1], Decimal("0.5"), *r[2:]) for r in rows]
-    by_columns = from_rows(as_numeric, {**types, "box_loss": "numeric"})
-    assert by_columns == [m.model_copy(update={"box_loss": 0.5}) for m in reference]
-    assert all(type(m.box_loss) is float for m in by_columns)
-    with pytest.raises(ValidationError):
-        from_rows([(None, *rows[0][1:])], types, extras[:1])  # epoch takes no None
-    with pytest.raises(ValidationError):
-        from_rows(rows[:1], types, [[1]])  # extra is an object
-    with pytest.raises(ValueError, match="other lengths"):
-        from_rows(rows, types, extras[:2])
-    # Some fields only: the others get their defaults, as model_construct gives them.
-    (one,) = build_models_from_rows(EpochMetrics, ["epoch"], [(4,)], {"epoch": "integer"})
-    assert one == EpochMetrics.model_construct(epoch=4)
 
 
 def _world(conn: Any) -> str:
@@ -470,7 +272,7 @@ def test_gc_is_paused_for_a_read_and_left_as_it_was(pg_client: Client) -> None:
         return real(*args, **kwargs)
 
     pg_client.transport.stream_rows = spy  # type: ignore[method-assign]
-    sid = _start(pg_client)
+    sid = start_run(pg_client)
     assert gc.isenabled()
     pg_client.metrics(sid)
     pg_client.sessions()
