@@ -136,10 +136,11 @@ def model_leaderboard(
     config = _number_columns(
         frame,
         {
-            "mAP50-95": "percent",
-            "mAP50": "percent",
-            "precision": "percent",
-            "recall": "percent",
+            # As the trophy cards and Training History show them: fractions, not percents.
+            "mAP50-95": "%.4f",
+            "mAP50": "%.4f",
+            "precision": "%.3f",
+            "recall": "%.3f",
             "inference ms": "%.2f",
             "FPS": "%.0f",
         },

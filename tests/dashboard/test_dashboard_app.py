@@ -6,6 +6,7 @@ path in a real browser is tested in test_browser.py.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -102,6 +103,11 @@ def test_each_tab_renders_real_data(direct_db_url: str, app: Any) -> None:
         assert board["inference ms"].isna().all() and board["FPS"].isna().all()
         board_proto = at.dataframe[0].proto
         assert board_proto.HasField("placeholder") and board_proto.placeholder == ""
+        # mAP as the trophy cards show it (0.8500), not as a percent.
+        columns = json.loads(board_proto.columns)
+        formats = {c: v.get("type_config", {}).get("format") for c, v in columns.items()}
+        assert formats["mAP50-95"] == formats["mAP50"] == "%.4f"
+        assert formats["precision"] == formats["recall"] == "%.3f"
         assert [m.label for m in at.metric][-3:] == [
             "🏆 yolov8n top",
             "🥈 yolov8s mid",
