@@ -5,8 +5,10 @@ call (:class:`~mltrack_sdk.custody.QueuedCall`) or a flush marker (``threading.E
 writer sends epoch rows in batches of up to ``max_batch`` rows, waiting at most
 ``flush_interval`` seconds for a batch to fill, and other calls in the order they were made.
 While a batch is on the wire (on a helper thread, :mod:`mltrack_sdk.inflight`), the writer takes
-the next one from the queue and encodes it; the next is sent only once the database answered
-the one before, so a session's calls still reach it one at a time, in order. On
+the next one from the queue, encodes it and queues it behind the first on that thread, which
+sends it as soon as the database answered the one before, and only if that one stored all its
+rows: a session's calls still reach the database one at a time, in order, and the database does
+not wait for Python between two batches. On
 the direct transport a batch goes as ``log_epoch_columns`` (one typed array per field);
 otherwise, and in the spool, it is a ``log_epochs`` call. A batch the database rejects for good
 is split until the bad rows are alone (:func:`send_rows_isolating`): the good rows land, and
@@ -36,7 +38,7 @@ from mltrack_sdk.batches import epoch_columns, send_rows_isolating
 from mltrack_sdk.custody import WAKE, Abandoned, Call, Custody, QueuedCall, describe
 from mltrack_sdk.errors import DatabaseError, Outcome, classify
 from mltrack_sdk.heartbeat import Outage
-from mltrack_sdk.inflight import InFlight
+from mltrack_sdk.inflight import InFlight, Job
 from mltrack_sdk.spool import Spool
 from mltrack_sdk.transports.base import Transport, TransportUnavailable
 
@@ -79,8 +81,8 @@ class Writer(Custody, threading.Thread):
         # The backend says how it takes a batch; a transport of someone else's sends JSON.
         self._columns = getattr(transport, "batch_encoding", "json") == "columns"
         self._sender = InFlight(f"mltrack-send-{session_id[:8]}")
-        #: The next batch and its log_epoch_columns arguments, encoded while another was sent.
-        self._prepared: tuple[Call, dict[str, Any]] | None = None
+        #: The next batch, encoded and queued on the sender behind the call on the wire.
+        self._next: tuple[Call, Job] | None = None
         #: Batches taken and encoded while the one before was on the wire.
         self.overlapped = 0
         self._backoff = _MIN_BACKOFF
@@ -205,31 +207,36 @@ class Writer(Custody, threading.Thread):
         it is sent or kept, so a takeover while it is on the wire spools it (custody module).
 
         ``fill`` (rows are due, no call or flush marker waits): while a call is on the wire, take
-        the next batch from the queue and encode it, to send it as soon as the answer came."""
+        the next batch from the queue, encode it and queue it behind that call on the sender
+        (:meth:`_fill_next`), so that the database starts on it as soon as it answered."""
         while self._pending:
             if self.offline:
                 self._keep_pending()
                 return
             self._begin()
             call = self._pending[0]
-            prepared, self._prepared = self._prepared, None
-            job = self._sender.start(
-                self._deliver, call, prepared[1] if prepared and prepared[0] is call else None
-            )
+            job, self._next = self._next, None
+            if job is None or job[0] is not call:
+                job = (call, self._sender.start(self._deliver, call))
             if fill and len(self._pending) == 1:
-                self._fill_next()
-            dead, rest, error = job.result()
+                self._fill_next(job[1])
+            result = job[1].result()
+            if result is None:  # (never: a call is queued behind another only if it can go)
+                raise RuntimeError("a batch queued behind a failed call was awaited")
+            dead, rest, error = result
             self._done(self._pending, rest if error is not None else None)
             self._dead_letter(dead)
             if error is not None:
                 self.offline = True
+                self._next = None  # its job does not send it: it is spooled with the rest
                 self._backoff = _MIN_BACKOFF
                 self._retry_at = time.monotonic() + self._backoff
                 self.outage.begin(describe(error)[0])
 
-    def _fill_next(self) -> None:
-        """While a call is on the wire: the next full batch, sealed and encoded; rows that do not
-        fill one stay in the batch being filled (sent at its deadline, as ever)."""
+    def _fill_next(self, before: Job) -> None:
+        """While ``before`` is on the wire: the next full batch, sealed, encoded and queued behind
+        it on the sender, which sends it only if ``before`` stored all its rows. Rows that do not
+        fill a batch stay in the batch being filled (sent at its deadline, as ever)."""
         self._drain(self._max_batch)
         if len(self._rows) < self._max_batch:
             if self._rows and self._deadline == float("inf"):
@@ -238,9 +245,28 @@ class Writer(Custody, threading.Thread):
         call = self._seal()
         self._deadline = float("inf")
         self.overlapped += 1
+        prepared = None
         if self._columns:
             args = call["args"]
-            self._prepared = (call, epoch_columns(args["session_id"], args["metrics"]))
+            prepared = epoch_columns(args["session_id"], args["metrics"])
+            prepare = getattr(self._transport, "prepare", None)
+            if prepare is not None:
+                prepared = prepare("log_epoch_columns", prepared) or prepared
+        self._next = (call, self._sender.start(self._deliver_after, before, call, prepared))
+
+    def _deliver_after(
+        self, before: Job, call: Call, prepared: dict[str, Any] | None
+    ) -> tuple[list[tuple[Call, Exception]], Call | None, Exception | None] | None:
+        """On the sender, right after ``before`` (it runs its calls in order): send ``call`` if
+        ``before`` stored all its rows; else nothing (None), and the writer keeps it in the
+        spool with the rows of ``before`` not stored, in order."""
+        try:
+            result = before.result()
+        except BaseException:
+            return None
+        if result is None or result[2] is not None:
+            return None
+        return self._deliver(call, prepared)
 
     def _deliver(
         self, call: Call, prepared: dict[str, Any] | None = None

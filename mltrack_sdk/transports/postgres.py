@@ -107,6 +107,17 @@ class _Signature:
     returns_row: bool
 
 
+class PreparedCall(dict[str, Any]):
+    """A call's arguments (the dict itself) and its statement, composed and encoded ahead by
+    :meth:`PostgresTransport.prepare`."""
+
+    def __init__(
+        self, args: Mapping[str, Any], function: str, query: sql.Composed, params: list[Any]
+    ) -> None:
+        super().__init__(args)
+        self.function, self.query, self.params = function, query, params
+
+
 class PostgresTransport(PostgresReads):
     """Calls the SQL API over psycopg 3. Thread-safe."""
 
@@ -233,9 +244,23 @@ class PostgresTransport(PostgresReads):
         self._signatures[function] = found
         return found
 
-    def rpc(self, function: str, args: Mapping[str, Any]) -> Any:
-        """Call ``public.<function>`` with named arguments (see the Transport protocol)."""
-        signature = self._signature(function)
+    def prepare(self, function: str, args: Mapping[str, Any]) -> PreparedCall | None:
+        """``args`` with their statement already composed and encoded, for :meth:`rpc` to send
+        as it is: the writer encodes the next batch while the one before is on the wire. None
+        when the function's argument types are not known yet (:meth:`rpc` reads them), or when
+        an argument is not one of the function's, or cannot be encoded (:meth:`rpc` reports it).
+        """
+        signature = self._signatures.get(function)
+        if signature is None or not args.keys() <= signature.arg_types.keys():
+            return None
+        try:
+            return PreparedCall(args, function, *self._compose(function, signature, args))
+        except Exception:  # a value that cannot be encoded: rpc() fails on it, where it is sent
+            return None
+
+    def _compose(
+        self, function: str, signature: _Signature, args: Mapping[str, Any]
+    ) -> tuple[sql.Composed, list[Any]]:
         parts: list[sql.Composable] = []
         params: list[Any] = []
         for key, value in args.items():
@@ -263,6 +288,16 @@ class PostgresTransport(PostgresReads):
         query = sql.SQL("select * from public.{}({})").format(
             sql.Identifier(function), sql.SQL(", ").join(parts)
         )
+        return query, params
+
+    def rpc(self, function: str, args: Mapping[str, Any]) -> Any:
+        """Call ``public.<function>`` with named arguments (see the Transport protocol); ``args``
+        may be what :meth:`prepare` made of them."""
+        signature = self._signature(function)
+        if type(args) is PreparedCall and args.function == function:
+            query, params = args.query, args.params
+        else:
+            query, params = self._compose(function, signature, args)
         rows = self._execute(query, params)
         if signature.returns_row and not signature.returns_set:
             return rows[0] if rows else None
