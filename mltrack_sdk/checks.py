@@ -123,6 +123,72 @@ def check_metrics(metrics: dict[str, Any], kinds: Mapping[str, bool] = METRIC_KI
             raise bad_metric(name, value, False)
 
 
+def epoch_metrics(
+    box_loss: Any,
+    cls_loss: Any,
+    dfl_loss: Any,
+    total_loss: Any,
+    val_box_loss: Any,
+    val_cls_loss: Any,
+    val_dfl_loss: Any,
+    precision: Any,
+    recall: Any,
+    map50: Any,
+    map50_95: Any,
+    learning_rate: Any,
+    epoch_time_seconds: Any,
+    gpu_memory_mb: Any,
+) -> dict[str, Any]:
+    """``log_epoch``'s metrics, in column order, checked: their dict, values converted to float
+    (None: not given, which keeps the stored value, as ever).
+
+    Plain floats in range and None (the training loop's case): one comparison chain each, on
+    the arguments themselves. Anything else (another type, a value out of range) goes through
+    :func:`check_metrics`, which converts values and names the field at fault."""
+    metrics = {
+        "box_loss": box_loss,
+        "cls_loss": cls_loss,
+        "dfl_loss": dfl_loss,
+        "total_loss": total_loss,
+        "val_box_loss": val_box_loss,
+        "val_cls_loss": val_cls_loss,
+        "val_dfl_loss": val_dfl_loss,
+        "precision": precision,
+        "recall": recall,
+        "map50": map50,
+        "map50_95": map50_95,
+        "learning_rate": learning_rate,
+        "epoch_time_seconds": epoch_time_seconds,
+        "gpu_memory_mb": gpu_memory_mb,
+    }
+    if (  # NaN fails every comparison
+        ((type(box_loss) is float and 0.0 <= box_loss <= _MAX) or box_loss is None)
+        and ((type(cls_loss) is float and 0.0 <= cls_loss <= _MAX) or cls_loss is None)
+        and ((type(dfl_loss) is float and 0.0 <= dfl_loss <= _MAX) or dfl_loss is None)
+        and ((type(total_loss) is float and 0.0 <= total_loss <= _MAX) or total_loss is None)
+        and ((type(val_box_loss) is float and 0.0 <= val_box_loss <= _MAX) or val_box_loss is None)
+        and ((type(val_cls_loss) is float and 0.0 <= val_cls_loss <= _MAX) or val_cls_loss is None)
+        and ((type(val_dfl_loss) is float and 0.0 <= val_dfl_loss <= _MAX) or val_dfl_loss is None)
+        and ((type(precision) is float and 0.0 <= precision <= 1.0) or precision is None)
+        and ((type(recall) is float and 0.0 <= recall <= 1.0) or recall is None)
+        and ((type(map50) is float and 0.0 <= map50 <= 1.0) or map50 is None)
+        and ((type(map50_95) is float and 0.0 <= map50_95 <= 1.0) or map50_95 is None)
+        and (
+            (type(learning_rate) is float and 0.0 <= learning_rate <= _MAX) or learning_rate is None
+        )
+        and (
+            (type(epoch_time_seconds) is float and 0.0 <= epoch_time_seconds <= _MAX)
+            or epoch_time_seconds is None
+        )
+        and (
+            (type(gpu_memory_mb) is float and 0.0 <= gpu_memory_mb <= _MAX) or gpu_memory_mb is None
+        )
+    ):
+        return metrics
+    check_metrics(metrics)
+    return metrics
+
+
 def to_int(field: str, value: Any) -> int:
     """An integer of Postgres' ``integer`` range: int or numpy integer (``__index__``), not bool
     or float."""

@@ -154,15 +154,32 @@ class Session:
 
     # -- logging ------------------------------------------------------------------------------
 
-    def log_epoch(self, epoch: int, *, extra: Any = None, **metrics: Any) -> None:
-        """Log one epoch's metrics (enqueued; the writer sends them in batches).
+    def log_epoch(
+        self,
+        epoch: int,
+        *,
+        box_loss: float | None = None,
+        cls_loss: float | None = None,
+        dfl_loss: float | None = None,
+        total_loss: float | None = None,
+        val_box_loss: float | None = None,
+        val_cls_loss: float | None = None,
+        val_dfl_loss: float | None = None,
+        precision: float | None = None,
+        recall: float | None = None,
+        map50: float | None = None,
+        map50_95: float | None = None,
+        learning_rate: float | None = None,
+        epoch_time_seconds: float | None = None,
+        gpu_memory_mb: float | None = None,
+        extra: Mapping[str, Any] | None = None,
+        **unknown: Any,
+    ) -> None:
+        """Log one epoch's metrics (enqueued; the writer sends them in batches). A metric left
+        out (or None) keeps its stored value; logging an epoch again merges into it.
 
-        Metrics: box_loss, cls_loss, dfl_loss, total_loss, val_box_loss, val_cls_loss,
-        val_dfl_loss, precision, recall, map50, map50_95 (fractions in [0, 1]), learning_rate,
-        epoch_time_seconds, gpu_memory_mb. Anything else goes in ``extra``. Logging an epoch again
-        merges into it.
-
-        Example::
+        precision, recall, map50 and map50_95 are fractions in [0, 1]; the others finite and
+        >= 0. Anything else goes in ``extra``. Example::
 
             run.log_epoch(3, box_loss=1.1, map50=0.64, extra={"lr_pg1": 0.001})
         """
@@ -172,7 +189,24 @@ class Session:
             self._check_open()
         if type(epoch) is not int or not 0 <= epoch <= self._max_epoch:
             epoch = checks.check_epoch(epoch, self._max_epoch)
-        checks.check_metrics(metrics)
+        if unknown:
+            checks.check_metrics(unknown)  # raises: not a known metric
+        metrics = checks.epoch_metrics(
+            box_loss,
+            cls_loss,
+            dfl_loss,
+            total_loss,
+            val_box_loss,
+            val_cls_loss,
+            val_dfl_loss,
+            precision,
+            recall,
+            map50,
+            map50_95,
+            learning_rate,
+            epoch_time_seconds,
+            gpu_memory_mb,
+        )
         metrics["epoch"] = epoch
         if extra is not None:
             metrics["extra"] = checks.check_json_object("extra", extra, 16384)

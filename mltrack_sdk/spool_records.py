@@ -22,7 +22,18 @@ ENTRY_KEYS = ("at", "error", "sqlstate", "function", "args")
 
 
 def encode_record(value: Any) -> bytes:
-    """One spool or dead-letter line (without its newline)."""
+    """One spool or dead-letter line (without its newline). The epoch rows of a log_epochs call
+    leave out the metrics not given: ``log_epoch`` passes each metric along, None when not given,
+    and a null means the same as a missing key (the stored value is kept)."""
+    if isinstance(value, dict) and value.get("function") == "log_epochs":
+        args = value.get("args")
+        rows = args.get("metrics") if isinstance(args, dict) else None
+        if isinstance(rows, list):
+            compact = [
+                {k: v for k, v in row.items() if v is not None} if isinstance(row, dict) else row
+                for row in rows
+            ]
+            value = {**value, "args": {**args, "metrics": compact}}
     return json.dumps(value, separators=(",", ":")).encode()
 
 
