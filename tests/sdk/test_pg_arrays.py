@@ -3,12 +3,17 @@ encoding of the same lists; what the fast encoder does not cover goes through ps
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from mltrack_sdk.transports import pg_arrays
 from mltrack_sdk.transports.pg_arrays import BinaryArray, BinaryArrayDumper, encode_array
 from mltrack_sdk.transports.postgres import PostgresTransport
 
@@ -81,3 +86,42 @@ def test_a_cycle_in_extra_is_refused_as_before(direct_db_url: str) -> None:
         )
     finally:
         transport.close()
+
+
+keys = st.one_of(
+    st.text(st.characters(exclude_characters="\x00"), max_size=6),
+    st.integers(-5, 5),
+    st.booleans(),
+    st.none(),
+)
+extras = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.sampled_from([2**63, 2**64, -(2**63) - 1, 10**30]),
+        st.floats(),  # NaN and infinities too: json writes NaN (the database refuses it)
+        st.builds(np.float64, st.floats(width=32)),
+        st.text(max_size=6),  # lone surrogates too
+    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=1500)
+@given(value=st.dictionaries(keys, extras, max_size=4))
+@example(value={"lr_pg1": 0.001, "lr_pg2": math.nan})
+@example(value={"x": [math.inf, None]})
+@example(value={1: 0.5, "s": "\ud800"})
+def test_extra_json_says_what_json_says(value: dict[Any, Any]) -> None:
+    """The JSON text sent for an extra means exactly what json's text means (or neither can be
+    made): the same values and types once parsed, NaN written as NaN."""
+    try:
+        expected = pg_arrays._encode_json(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        with pytest.raises(type(exc)):
+            pg_arrays._json_bytes(value)
+        return
+    got = pg_arrays._json_bytes(value).decode("utf-8", "surrogatepass")
+    assert repr(json.loads(got)) == repr(json.loads(expected))
