@@ -32,8 +32,10 @@ Phases:
 3. Reads: each query is run ``--warmup`` times, then ``--iterations`` times (p50/p95/mean in ms,
    measured at the client, rows fetched; beside them the p50 until the result is on the client,
    before psycopg builds the rows; the p50 of the same query with rows in binary format,
-   run in turn with each text one; and the p50 of the server's execution time by EXPLAIN ANALYZE
-   without per-node timing, over a quarter as many runs more). EXPLAIN (ANALYZE, BUFFERS) of
+   run in turn with each text one; the p50 of the SDK's read of the same rows into models
+   (``Client.leaderboard()``, ``active_sessions()``, ``performance_summary()``, ``metrics()``),
+   also in turn; and the p50 of the server's execution time by EXPLAIN ANALYZE without per-node
+   timing, over a quarter as many runs more). EXPLAIN (ANALYZE, BUFFERS) of
    each is printed with ``--explain``, written with ``--explain-file``, and always printed for a
    query that misses the 20 ms p50 goal.
 4. Writes: fresh running sessions (``start_session``) get epochs through the API with all
@@ -110,10 +112,11 @@ def print_summary(report: dict[str, Any], log: Log = print_flush) -> None:
         )
     counts = report.get("counts", {})
     log("Rows: " + ", ".join(f"{k}={v:,}" for k, v in counts.items()))
-    log("-" * 96)
+    log("-" * 104)
     log(
         f"{'read query':<32}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}{'rows':>8}"
-        f"{'on client':>11}{'server':>8}{'binary':>8}   goal p50 <= {GOAL_QUERY_P50_MS:g} ms"
+        f"{'on client':>11}{'server':>8}{'binary':>8}{'SDK':>8}"
+        f"   goal p50 <= {GOAL_QUERY_P50_MS:g} ms"
     )
     for q in report.get("queries", []):
         log(
@@ -121,9 +124,10 @@ def print_summary(report: dict[str, Any], log: Log = print_flush) -> None:
             f"{q['rows']:>8}{q.get('execute_p50_ms', float('nan')):>11.2f}"
             f"{q.get('server_p50_ms', float('nan')):>8.2f}"
             f"{q.get('binary_p50_ms', float('nan')):>8.2f}"
+            f"{q.get('sdk_p50_ms', float('nan')):>8.2f}"
             f"   {'ok' if q['meets_goal'] else 'MISSED'}"
         )
-    log("-" * 96)
+    log("-" * 104)
     log(
         f"{'write (same rows both sides)':<32}{'API rows/s':>12}{'plain rows/s':>14}"
         f"{'API slower':>12}   goal <= {GOAL_WRITE_SLOWDOWN:g}x"
@@ -134,7 +138,7 @@ def print_summary(report: dict[str, Any], log: Log = print_flush) -> None:
             f"{w['slowdown']:>11.2f}x   {'ok' if w['meets_goal'] else 'MISSED'}"
         )
     if any("copy_rows_per_s" in w for w in report.get("writes", [])):
-        log("-" * 96)
+        log("-" * 104)
         log(
             f"{'write: x the time of COPY':<32}{'COPY rows/s':>12}{'API':>9}{'plain':>9}"
             f"{'API/plain':>11}   goal (arrays) API <= {GOAL_COLUMNS_SLOWDOWN:g}x plain"

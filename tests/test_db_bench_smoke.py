@@ -205,7 +205,7 @@ def test_benchmark_runs_end_to_end(db_url: str, tmp_path: Path) -> None:
     assert [q["name"] for q in saved["queries"]] == [name for name, _ in QUERIES]
     assert all(q["rows"] > 0 and q["p50_ms"] > 0 for q in saved["queries"])
     assert all(q["execute_p50_ms"] > 0 and q["server_p50_ms"] > 0 for q in saved["queries"])
-    assert all(q["binary_p50_ms"] > 0 for q in saved["queries"])
+    assert all(q["binary_p50_ms"] > 0 and q["sdk_p50_ms"] > 0 for q in saved["queries"])
     assert saved["queries"][0]["rows"] == min(50, plan_statuses(N_SESSIONS).completed)
     assert "Execution Time" in explain.read_text()
     assert set(saved["explain"]) == {name for name, _ in QUERIES}
