@@ -2,18 +2,19 @@
 
 A call the training thread made is, until it is sent or kept, in exactly one of these places, in
 this order: the spool, held in memory (``_held``: the spool could not take it), in the writer's
-hand (``_pending``: taken from the queue, the first one possibly on the wire), the batch being
-filled (``_rows``), the one item taken from the queue that waits for them (``_stash``: a call or
-a flush marker met while draining rows), or still queued. The writer changes ``_held``,
-``_pending`` and - while a call is on the wire, as it fills the next batch meanwhile - ``_rows``
-and ``_stash`` under ``_lock`` while it is *busy* (in an operation that may block: a send, a
-replay, a file write).
+hand (``_pending``: taken from the queue, the first one possibly on the wire, the second
+possibly queued behind it on the sender), the batch being filled (``_rows``), the one item taken
+from the queue that waits for them (``_stash``: a call or a flush marker met while draining
+rows), or still queued. The writer changes ``_held``, ``_pending`` and - while a call is on the
+wire, as it fills the next batch meanwhile - ``_rows`` and ``_stash`` under ``_lock`` while it
+is *busy* (in an operation that may block: a send, a replay, a file write).
 
 When ``finish()`` gives up waiting it calls :meth:`Custody.abandon`. If the writer is busy (a hung
 socket, a spool file locked elsewhere), the session's hand-off thread takes every call not sent
 and spools them itself, in that order; the writer never spools again - whenever its blocked call
-returns, it just ends (a call sent twice is harmless: replays are idempotent). If the writer is
-not busy it hands over the same way at its next step (:meth:`Custody._check`).
+returns, it just ends, and a batch queued behind that call may still be sent (a call sent twice
+is harmless: replays are idempotent). If the writer is not busy it hands over the same way at
+its next step (:meth:`Custody._check`).
 
 Held in memory: while the spool cannot be written (disk full, read-only, I/O error) calls are kept
 here, in order, up to :data:`MAX_HELD_ROWS` rows; more are dropped and counted in ``dropped``.
