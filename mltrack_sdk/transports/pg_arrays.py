@@ -22,6 +22,7 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
@@ -98,26 +99,16 @@ def _scalars(values: Sequence[Any], oid: int, code: str, size: int) -> bytes:
     return _HEADER.pack(1, 1, oid, n, 1) + body
 
 
-try:  # several times json's speed on an epoch's small extra
-    from orjson import dumps as _fast_dumps
-except ImportError:  # pragma: no cover - a dependency of the package; json does the same
-    _fast_dumps = None
-
-
 def _json_bytes(value: Any) -> bytes:
     """``value`` as JSON text in UTF-8, through orjson where it writes what json would mean:
     anything orjson refuses (an integer beyond 64 bits, a key that is not text, a lone
     surrogate) and any text with a null - orjson writes NaN and infinities as null, where json
     writes NaN, which the database refuses with its error - goes through json."""
-    if _fast_dumps is not None:
-        try:
-            data: bytes = _fast_dumps(value)
-        except TypeError:  # orjson.JSONEncodeError is one
-            pass
-        else:
-            if b"null" not in data:
-                return data
-    return _encode_json(value).encode("utf-8")
+    try:
+        data = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return _encode_json(value).encode("utf-8")
+    return data if b"null" not in data else _encode_json(value).encode("utf-8")
 
 
 def _jsonb(values: Sequence[Any]) -> bytes:

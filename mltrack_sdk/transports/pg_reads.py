@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
@@ -30,12 +31,6 @@ from mltrack_sdk.transports.base import Columns, RowChunk
 #: of 250-2,000 for a 10,000-row read of ``training_metrics``.
 STREAM_CHUNK_ROWS = 250
 
-try:  # several times json's speed on the many small objects of a chunk
-    from orjson import JSONDecodeError as _FastJSONError
-    from orjson import loads as _fast_loads
-except ImportError:  # pragma: no cover - a dependency of the package; json does the same
-    _fast_loads = None
-
 #: A text's bytes with each digit as "9", each "." kept, anything else a space: an integer part of
 #: 19 digits or more (Postgres writes ``1e300`` with all its digits) is then " 999...", which
 #: orjson would read as a float where json (psycopg's loader) reads an int. Fraction digits
@@ -47,13 +42,12 @@ _LONG_INTEGER = b" " + b"9" * 19
 def parse_json(text: str) -> Any:
     """``json.loads(text)`` for JSON as Postgres writes it, with the same result, through orjson
     (several times faster) unless the text holds a long integer or orjson refuses it."""
-    if _fast_loads is not None:
-        data = text.encode("utf-8", "surrogatepass")
-        if (b" " + data).translate(_DIGIT_RUNS).rfind(_LONG_INTEGER) < 0:
-            try:
-                return _fast_loads(data)
-            except _FastJSONError:  # nested deeper than orjson goes; a lone surrogate
-                pass
+    data = text.encode("utf-8", "surrogatepass")
+    if (b" " + data).translate(_DIGIT_RUNS).rfind(_LONG_INTEGER) < 0:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:  # nested deeper than orjson goes; a lone surrogate
+            pass
     return json.loads(text)
 
 

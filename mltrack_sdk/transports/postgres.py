@@ -255,8 +255,8 @@ class PostgresTransport(PostgresReads):
             return None
         try:
             return PreparedCall(args, function, *self._compose(function, signature, args))
-        except Exception:  # a value that cannot be encoded: rpc() fails on it, where it is sent
-            return None
+        except (TypeError, ValueError, RecursionError):  # json cannot encode a value: rpc() fails
+            return None  # on it where it is sent, and the batch's bad rows are isolated there
 
     def _compose(
         self, function: str, signature: _Signature, args: Mapping[str, Any]

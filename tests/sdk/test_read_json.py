@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import psycopg
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
@@ -49,10 +48,3 @@ def test_parse_json_of_postgres_text_is_what_json_gives(
     many = "[" + ",".join([one, "null", one]) + "]"  # a chunk's column, as the read joins it
     for text_ in (one, many):
         assert repr(parse_json(text_)) == repr(json.loads(text_))
-
-
-def test_parse_json_without_orjson_is_json(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mltrack_sdk.transports import pg_reads
-
-    monkeypatch.setattr(pg_reads, "_fast_loads", None)
-    assert pg_reads.parse_json('{"a": [1, 2.5, null]}') == {"a": [1, 2.5, None]}
