@@ -34,6 +34,7 @@ from dashboard.views import (
     DETAILS_KEY,
     HISTORY,
     LEADERBOARD,
+    SHOWN_KEY,
     SWEEPS,
     TAB_KEY,
     TABS,
@@ -162,6 +163,7 @@ def page(store: LiveStore) -> None:
         elif SESSION_PARAM in st.query_params:
             del st.query_params[SESSION_PARAM]
     st.session_state[DRAWN_KEY] = drawn(store, snap, open_tab())
+    st.session_state[SHOWN_KEY] = open_tab() if snap.synced and snap.sessions else None
 
 
 def main() -> None:

@@ -286,6 +286,17 @@ def template_db(pg_server: PgServer) -> Iterator[str]:
 _counter = itertools.count()
 
 
+@pytest.fixture(scope="module")
+def module_db(
+    request: pytest.FixtureRequest, pg_server: PgServer, template_db: str
+) -> Iterator[str]:
+    """A database of the test module's own (cloned from the template), dropped after it."""
+    name = f"{request.module.__name__.rpartition('.')[2]}_{os.getpid()}"[:63]
+    url = create_database(pg_server, name, template=template_db)
+    yield url
+    drop_database(pg_server, name)
+
+
 @pytest.fixture(scope="session")
 def pooler(pg_server: PgServer) -> Iterator[PgBouncer | None]:
     """With ``MLTRACK_TEST_POOLER=pgbouncer``: PgBouncer in transaction mode in front of the

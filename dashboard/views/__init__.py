@@ -18,6 +18,8 @@ SWEEPS = "Sweeps"
 TABS = (ACTIVE, HISTORY, LEADERBOARD, DETAILS, COMPARE, SWEEPS)
 #: Session-state key of the session the details tab shows.
 DETAILS_KEY = "details_session"
+#: Session-state key of the tab the last completed run of the page drew (None: no tab).
+SHOWN_KEY = "_shown_tab"
 
 
 def show_details(session_id: str) -> None:

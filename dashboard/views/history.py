@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from dashboard import data, frames
-from dashboard.views import open_details
+from dashboard.views import HISTORY, SHOWN_KEY, open_details
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,10 +42,18 @@ def _first_page() -> None:
     st.session_state[PAGE_KEY] = 1
 
 
-def _restore(key: str, default: Any, allowed: Collection[Any] | None = None) -> None:
-    """Streamlit forgets a widget's value while its tab is not drawn (e.g. while a row's
-    details are open): give it back the value it had, else ``default``."""
-    if key not in st.session_state:
+def _restore(
+    key: str, default: Any, allowed: Collection[Any] | None = None, *, mounted: bool
+) -> None:
+    """Give a widget back the value it had when the tab was last drawn (else ``default``).
+
+    Streamlit forgets a widget's value while its tab is not drawn (e.g. while a row's details
+    are open), so the value is kept apart (:func:`_keep`) and set again through the session
+    state, which the browser follows. When the tab comes back (not ``mounted`` in the last
+    completed run) it is set again even if the server still holds a value: a watcher run the
+    browser asked for before it left the tab can bring that back after the browser dropped the
+    widget, which the browser would then draw anew at its default and send back."""
+    if not mounted or key not in st.session_state:
         value = st.session_state.get(_KEPT + key, default)
         if allowed is not None:
             value = [v for v in value if v in allowed]
@@ -67,11 +75,12 @@ def render(store: LiveStore, snap: Snapshot) -> None:
             sorted({s.dataset_name for s in snap.sessions.values() if s.dataset_name}),
         ),
     )
-    _restore("history_status", list(data.TERMINAL), data.TERMINAL)
-    _restore("history_model", [], models)
-    _restore("history_dataset", [], datasets)
-    _restore("history_sort", "newest")
-    _restore(PAGE_KEY, 1)
+    mounted = st.session_state.get(SHOWN_KEY) == HISTORY
+    _restore("history_status", list(data.TERMINAL), data.TERMINAL, mounted=mounted)
+    _restore("history_model", [], models, mounted=mounted)
+    _restore("history_dataset", [], datasets, mounted=mounted)
+    _restore("history_sort", "newest", mounted=mounted)
+    _restore(PAGE_KEY, 1, mounted=mounted)
     cols = st.columns([3, 3, 3, 3, 1])
     statuses = cols[0].multiselect(
         "Status", data.TERMINAL, key="history_status", on_change=_first_page

@@ -7,62 +7,22 @@ under the test's tmp dir and in test-results/dashboard/.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from conftest import PgServer, create_database, drop_database
 
 from mltrack_sdk.client import Client
-from tests.dashboard.browser import CHROMIUM, chromium, screenshot, served_dashboard, wait_live
-from tests.dashboard.support import ended_sessions, log_epoch, log_run, wait_for
+from tests.dashboard.browser import CHROMIUM, screenshot, wait_live
+from tests.dashboard.support import log_epoch, log_run, wait_for
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)"
 )
 SECONDS = 15_000  # ms: how long an element may take to appear
-
-
-@pytest.fixture(scope="module")
-def board_db(pg_server: PgServer, template_db: str) -> Iterator[str]:
-    """One database for the module's server (cloned from the template)."""
-    name = f"dashboard_{os.getpid()}"
-    url = create_database(pg_server, name, template=template_db)
-    yield url
-    drop_database(pg_server, name)
-
-
-@pytest.fixture(scope="module")
-def base(board_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of ``mltrack dashboard --database-url`` on ``board_db``."""
-    workdir = tmp_path_factory.mktemp("dashboard")
-    with served_dashboard({"MLTRACK_DATABASE_URL": board_db}, workdir) as (url, _):
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as started:
-        yield started
-
-
-@pytest.fixture
-def page(browser: Any, base: str) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    opened = context.new_page()
-    yield opened
-    context.close()
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The SDK's spool of this test's runs goes under its tmp dir."""
-    monkeypatch.setenv("MLTRACK_HOME", str(tmp_path / "home"))
 
 
 def _goto(page: Any, base: str, tab: str | None = None) -> None:
@@ -354,44 +314,3 @@ def test_links_open_a_tab_or_a_session_and_the_url_follows(
     )
     expect(page.get_by_role("heading", name="linked run")).to_be_visible(timeout=SECONDS)
     expect(page).to_have_url(re.compile(f"[?&]session={linked.id}"), timeout=SECONDS)
-
-
-def test_history_pages_and_a_row_of_page_2_opens_its_details(
-    page: Any, base: str, board_db: str, home: None, tmp_path: Path
-) -> None:
-    from playwright.sync_api import expect
-
-    ids = ended_sessions(board_db, 150)  # the newest sessions of this module's database
-    with psycopg.connect(board_db, autocommit=True) as conn:
-        row = conn.execute(
-            "select count(*) from training_sessions"
-            " where status in ('completed', 'failed', 'cancelled')"
-        ).fetchone()
-    assert row is not None
-    page.goto(f"{base}/?tab=History")
-    wait_live(page)
-    # Every one of them listed before paging: the store may still be taking them in when the
-    # page opens, and a page asked for meanwhile is not the one this test checks.
-    expect(page.get_by_text(f"Rows 1-100 of {row[0]:,} session(s)")).to_be_visible(timeout=SECONDS)
-    page.get_by_label("Page").fill("2")
-    page.get_by_label("Page").press("Enter")
-    expect(page.get_by_text(re.compile(r"Rows 101-[\d,]+ of"))).to_be_visible(timeout=SECONDS)
-    table = page.locator('[data-testid="stDataFrame"]')
-    # Newest first: page 2 starts with the 101st newest; its empty cells are blank.
-    expect(table.locator("table")).to_contain_text("paged 49", timeout=SECONDS)
-    expect(table.locator("table")).not_to_contain_text("None")
-    screenshot(page, "2-training-history-page-2", tmp_path)
-    box = table.locator("canvas").first.bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)  # the first row's selection box
-    expect(page.get_by_role("tab", name="Session Details")).to_have_attribute(
-        "aria-selected", "true", timeout=SECONDS
-    )
-    expect(page.get_by_role("heading", name="paged 49")).to_be_visible(timeout=SECONDS)
-    expect(page).to_have_url(re.compile(f"[?&]session={ids[49]}"), timeout=SECONDS)
-
-    # Back on Training History: the same page (Streamlit forgets a widget off screen).
-    page.get_by_role("tab", name="Training History").click()
-    table = page.locator('[data-testid="stDataFrame"]')
-    expect(table.locator("table")).to_contain_text("paged 49", timeout=SECONDS)
-    expect(page.get_by_text(re.compile(r"Rows 101-[\d,]+ of"))).to_be_visible(timeout=SECONDS)
