@@ -45,6 +45,7 @@ from dashboard.views import (
     header,
     history,
     leaderboard,
+    put,
     sweeps,
 )
 from dashboard.views.compare import COMPARE_KEY
@@ -95,7 +96,7 @@ def follow_links() -> None:
     tab = tab_of_link(params.get(TAB_KEY))
     session = params.get(SESSION_PARAM)
     if session:
-        st.session_state[DETAILS_KEY] = session
+        put(DETAILS_KEY, session)
         tab = tab or DETAILS
     if tab:
         st.session_state[TAB_KEY] = tab

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from dashboard import charts, data
+from dashboard.views import COMPARE, keep, restore
 from mltrack_sdk.errors import MltrackError
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ def chosen(snap: Snapshot) -> list[str]:
 def render(store: LiveStore, snap: Snapshot) -> None:
     """Pickers, the overlaid chart and a table of the chosen sessions."""
     sessions = snap.sessions
+    restore(COMPARE, COMPARE_KEY, [], sessions)
+    restore(COMPARE, "compare_metric", allowed=data.METRIC_LABELS)
     options = [sid for sid, s in sessions.items() if s.epochs_completed > 0][:PICKER_LIMIT]
     options += [sid for sid in chosen(snap) if sid not in options]
     left, right = st.columns([3, 1])
@@ -38,6 +41,7 @@ def render(store: LiveStore, snap: Snapshot) -> None:
     metric = right.selectbox(
         "Metric", list(data.METRIC_LABELS), format_func=data.METRIC_LABELS.get, key="compare_metric"
     )
+    keep(COMPARE_KEY, "compare_metric")
     if not picked:
         st.info("Choose two or more sessions to overlay their curves.")
         return

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.components import training_session_details
-from dashboard.views import DETAILS_KEY
+from dashboard.views import DETAILS, DETAILS_KEY, keep, restore
 
 if TYPE_CHECKING:
     from dashboard.store import LiveStore, Snapshot
@@ -19,6 +19,7 @@ PICKER_LIMIT = 500
 
 def render(store: LiveStore, snap: Snapshot) -> None:
     """A picker and the chosen session's details."""
+    restore(DETAILS, DETAILS_KEY)
     options = list(snap.sessions)[:PICKER_LIMIT]
     chosen = st.session_state.get(DETAILS_KEY)
     if chosen and chosen not in options:
@@ -32,5 +33,6 @@ def render(store: LiveStore, snap: Snapshot) -> None:
         key=DETAILS_KEY,
         placeholder="Choose a session (or select a row in History or the Leaderboard)",
     )
+    keep(DETAILS_KEY)
     if session_id:
         training_session_details(session_id, store=store)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from dashboard import data, frames
-from dashboard.views import HISTORY, SHOWN_KEY, open_details
+from dashboard.views import HISTORY, keep, open_details, restore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
 #: Rows on one page of the table.
 PAGE_ROWS = 100
 PAGE_KEY = "history_page"
-_KEPT = "_kept_"
 
 _NUMBER = "%.4f"
 #: How the table shows its typed columns (missing cells blank).
@@ -39,30 +37,10 @@ COLUMNS = {
 
 
 def _first_page() -> None:
+    """A filter or the order changed: back to page 1. Only the widget's state is set, not the
+    kept value: a late watcher run (see :func:`restore`) can fire this while History is not
+    drawn, and the page kept must then win when History comes back."""
     st.session_state[PAGE_KEY] = 1
-
-
-def _restore(
-    key: str, default: Any, allowed: Collection[Any] | None = None, *, mounted: bool
-) -> None:
-    """Give a widget back the value it had when the tab was last drawn (else ``default``).
-
-    Streamlit forgets a widget's value while its tab is not drawn (e.g. while a row's details
-    are open), so the value is kept apart (:func:`_keep`) and set again through the session
-    state, which the browser follows. When the tab comes back (not ``mounted`` in the last
-    completed run) it is set again even if the server still holds a value: a watcher run the
-    browser asked for before it left the tab can bring that back after the browser dropped the
-    widget, which the browser would then draw anew at its default and send back."""
-    if not mounted or key not in st.session_state:
-        value = st.session_state.get(_KEPT + key, default)
-        if allowed is not None:
-            value = [v for v in value if v in allowed]
-        st.session_state[key] = value
-
-
-def _keep(*keys: str) -> None:
-    for key in keys:
-        st.session_state[_KEPT + key] = st.session_state[key]
 
 
 def render(store: LiveStore, snap: Snapshot) -> None:
@@ -75,12 +53,11 @@ def render(store: LiveStore, snap: Snapshot) -> None:
             sorted({s.dataset_name for s in snap.sessions.values() if s.dataset_name}),
         ),
     )
-    mounted = st.session_state.get(SHOWN_KEY) == HISTORY
-    _restore("history_status", list(data.TERMINAL), data.TERMINAL, mounted=mounted)
-    _restore("history_model", [], models, mounted=mounted)
-    _restore("history_dataset", [], datasets, mounted=mounted)
-    _restore("history_sort", "newest", mounted=mounted)
-    _restore(PAGE_KEY, 1, mounted=mounted)
+    restore(HISTORY, "history_status", list(data.TERMINAL), data.TERMINAL)
+    restore(HISTORY, "history_model", [], models)
+    restore(HISTORY, "history_dataset", [], datasets)
+    restore(HISTORY, "history_sort", "newest")
+    restore(HISTORY, PAGE_KEY, 1)
     cols = st.columns([3, 3, 3, 3, 1])
     statuses = cols[0].multiselect(
         "Status", data.TERMINAL, key="history_status", on_change=_first_page
@@ -96,7 +73,7 @@ def render(store: LiveStore, snap: Snapshot) -> None:
         key="history_sort",
         on_change=_first_page,
     )
-    _keep("history_status", "history_model", "history_dataset", "history_sort")
+    keep("history_status", "history_model", "history_dataset", "history_sort")
     wanted = (tuple(statuses), tuple(model_types), tuple(names), sort)
     # Sorted and filtered once per version of the history, shared by every viewer; a page
     # is a slice of it.
@@ -112,7 +89,7 @@ def render(store: LiveStore, snap: Snapshot) -> None:
     if not 1 <= st.session_state.get(PAGE_KEY, 1) <= pages:
         st.session_state[PAGE_KEY] = 1  # fewer pages than before (e.g. sessions deleted)
     page = cols[4].number_input("Page", min_value=1, max_value=pages, step=1, key=PAGE_KEY)
-    _keep(PAGE_KEY)
+    keep(PAGE_KEY)
     first = (int(page) - 1) * PAGE_ROWS
     last = min(first + PAGE_ROWS, len(table))
     st.caption(

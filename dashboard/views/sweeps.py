@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from dashboard import charts, data
+from dashboard.views import SWEEPS, keep, restore
 
 if TYPE_CHECKING:
     from dashboard.store import LiveStore, Snapshot
@@ -22,12 +23,14 @@ def render(store: LiveStore, snap: Snapshot) -> None:
             " `mltrack_sdk.sweep.sweep`) records one, with a session per trial."
         )
         return
+    restore(SWEEPS, "sweep_run", allowed=runs)
     run_id = st.selectbox(
         "Hyperparameter run",
         list(runs),
         format_func=lambda rid: f"{runs[rid].name} ({runs[rid].status}, {rid[:8]})",
         key="sweep_run",
     )
+    keep("sweep_run")
     run = runs[run_id or next(iter(runs))]
     cols = st.columns(4)
     cols[0].metric(f"Objective ({run.direction})", run.objective)
@@ -50,7 +53,9 @@ def render(store: LiveStore, snap: Snapshot) -> None:
     )
     parameters = data.sweep_parameters(run)
     if parameters:
+        restore(SWEEPS, "sweep_param", allowed=parameters)
         parameter = st.selectbox("Hyperparameter", parameters, key="sweep_param")
+        keep("sweep_param")
         if parameter:
             st.altair_chart(
                 charts.objective_chart(trials, parameter, run.objective), width="stretch"

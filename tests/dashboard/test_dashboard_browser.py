@@ -314,3 +314,35 @@ def test_links_open_a_tab_or_a_session_and_the_url_follows(
     )
     expect(page.get_by_role("heading", name="linked run")).to_be_visible(timeout=SECONDS)
     expect(page).to_have_url(re.compile(f"[?&]session={linked.id}"), timeout=SECONDS)
+
+
+def test_choices_on_a_tab_survive_a_visit_to_another(
+    page: Any, base: str, board_db: str, home: None
+) -> None:
+    """What a user chose on Compare and Session Details is still chosen when they come back
+    from another tab (Streamlit forgets the value of a widget that is not drawn)."""
+    from playwright.sync_api import expect
+
+    log_run(board_db, "kept one", quality=0.4)
+    log_run(board_db, "kept two", quality=0.45)
+    _goto(page, base, "Compare")
+    _choose(page, "compare_sessions", "kept one", "kept two")
+    expect(page.get_by_role("listbox")).to_have_count(0, timeout=SECONDS)
+    _choose(page, "compare_metric", "recall")
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    expect(charts).to_have_count(1, timeout=SECONDS)
+    page.get_by_role("tab", name="Session Details").click()
+    _choose(page, "details_session", "kept two")
+    expect(page.get_by_role("heading", name="kept two")).to_be_visible(timeout=SECONDS)
+
+    page.get_by_role("tab", name="Training History").click()
+    expect(page.get_by_text("session(s). Select a row")).to_be_visible(timeout=SECONDS)
+    page.get_by_role("tab", name="Compare").click()
+    picker = page.locator(".st-key-compare_sessions")
+    expect(picker).to_contain_text("kept one", timeout=SECONDS)
+    expect(picker).to_contain_text("kept two")
+    expect(page.locator(".st-key-compare_metric").get_by_role("combobox")).to_have_value("recall")
+    expect(charts).to_have_count(1, timeout=SECONDS)
+    page.get_by_role("tab", name="Session Details").click()
+    expect(page.get_by_role("heading", name="kept two")).to_be_visible(timeout=SECONDS)
+    expect(page).to_have_url(re.compile(r"[?&]session="), timeout=SECONDS)
