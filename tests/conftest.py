@@ -58,6 +58,8 @@ from mltrack_sdk.testing.postgres import DEBIAN_PG_BIN, TempPostgres, has_postgr
 SUPABASE_IMAGE = "supabase/postgres:15.8.1.085"
 TEMPLATE_DB = "mltrack_template"
 TEST_EXTENSIONS = ("pgtap", "plpgsql_check")
+#: The browser tests' fixtures (a module's dashboard server and Chromium).
+pytest_plugins = ["tests.dashboard.fixtures"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -284,17 +286,6 @@ def template_db(pg_server: PgServer) -> Iterator[str]:
 
 
 _counter = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def module_db(
-    request: pytest.FixtureRequest, pg_server: PgServer, template_db: str
-) -> Iterator[str]:
-    """A database of the test module's own (cloned from the template), dropped after it."""
-    name = f"{request.module.__name__.rpartition('.')[2]}_{os.getpid()}"[:63]
-    url = create_database(pg_server, name, template=template_db)
-    yield url
-    drop_database(pg_server, name)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,9 @@ def _completed_now(url: str) -> int:
 
 def _choose(page: Any, key: str, *texts: str) -> None:
     """Pick the options containing ``texts`` in the select widget with ``key``, one at a time
-    (each pick re-runs the page, which may close the list: it is opened again)."""
+    (each pick re-runs the page, which may close the list: it is opened again). A click that
+    does not take (on a loaded machine, one landing while the list still moves into place) is
+    made again, as a user would, until ``SECONDS`` have passed."""
     widget = page.locator(f".st-key-{key}")
     box = widget.get_by_role("combobox")
 
@@ -70,10 +73,16 @@ def _choose(page: Any, key: str, *texts: str) -> None:
         return text in widget.inner_text() or text in box.input_value()
 
     for text in texts:
-        if not page.get_by_role("listbox").is_visible():
-            box.click()
-        page.get_by_role("option", name=text).first.click()
-        wait_for(lambda text=text: chosen(text), timeout=SECONDS / 1000, what=f"{text} chosen")
+        deadline = time.monotonic() + SECONDS / 1000
+        while not chosen(text):
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {SECONDS / 1000:g} s waiting for {text} chosen")
+            if not page.get_by_role("listbox").is_visible():
+                box.click()
+            page.get_by_role("option", name=text).first.click(timeout=SECONDS)
+            settle = time.monotonic() + 3
+            while not chosen(text) and time.monotonic() < settle:
+                page.wait_for_timeout(50)
     if page.get_by_role("listbox").is_visible():
         page.keyboard.press("Escape")  # a multiselect's list may stay open
 

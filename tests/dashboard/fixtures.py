@@ -1,21 +1,29 @@
-"""Fixtures of the browser tests: each module gets its own database (cloned from the template),
-its own ``mltrack dashboard`` server on it and one headless Chromium; each test a fresh page."""
+"""Fixtures of the browser tests (a plugin of tests/conftest.py): each module gets its own
+database (cloned from the template), its own ``mltrack dashboard`` server on it and one headless
+Chromium; each test a fresh page."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PgServer, create_database, drop_database
 
 from tests.dashboard.browser import chromium, served_dashboard
 
 
 @pytest.fixture(scope="module")
-def board_db(module_db: str) -> str:
-    """The database of the module's server."""
-    return module_db
+def board_db(
+    request: pytest.FixtureRequest, pg_server: PgServer, template_db: str
+) -> Iterator[str]:
+    """The database of the module's server, its own (dropped after the module)."""
+    name = f"{request.module.__name__.rpartition('.')[2]}_{os.getpid()}"[:63]
+    url = create_database(pg_server, name, template=template_db)
+    yield url
+    drop_database(pg_server, name)
 
 
 @pytest.fixture(scope="module")
