@@ -67,13 +67,11 @@ class _Watcher:
     the server to run every half second) that carried ``history_page``."""
 
     def __init__(self) -> None:
-        self.route: Any = None
         self.server: Any = None
         self.last: bytes | None = None
         self.page_sent: int | None = None
 
     def __call__(self, route: Any) -> None:
-        self.route = route
         self.server = route.connect_to_server()
         route.on_message(self._from_page)
 
