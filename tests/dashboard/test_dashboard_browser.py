@@ -66,6 +66,8 @@ def _choose(page: Any, key: str, *texts: str) -> None:
     (each pick re-runs the page, which may close the list: it is opened again). A click that
     does not take (on a loaded machine, one landing while the list still moves into place) is
     made again, as a user would, until ``SECONDS`` have passed."""
+    from playwright.sync_api import expect
+
     widget = page.locator(f".st-key-{key}")
     box = widget.get_by_role("combobox")
 
@@ -85,6 +87,8 @@ def _choose(page: Any, key: str, *texts: str) -> None:
                 page.wait_for_timeout(50)
     if page.get_by_role("listbox").is_visible():
         page.keyboard.press("Escape")  # a multiselect's list may stay open
+    # Closed, not fading out over what comes next (a screenshot, the next picker).
+    expect(page.get_by_role("listbox")).to_have_count(0, timeout=SECONDS)
 
 
 def test_every_tab_and_card_appears(
@@ -328,15 +332,22 @@ def test_links_open_a_tab_or_a_session_and_the_url_follows(
 def test_choices_on_a_tab_survive_a_visit_to_another(
     page: Any, base: str, board_db: str, home: None
 ) -> None:
-    """What a user chose on Compare and Session Details is still chosen when they come back
-    from another tab (Streamlit forgets the value of a widget that is not drawn)."""
+    """What a user chose on Compare, Session Details and Sweeps is still chosen when they come
+    back from another tab (Streamlit forgets the value of a widget that is not drawn)."""
     from playwright.sync_api import expect
 
     log_run(board_db, "kept one", quality=0.4)
     log_run(board_db, "kept two", quality=0.45)
+    space = {"space": {"lr0": [0.01, 0.001], "momentum": [0.9, 0.937]}}
+    with Client(database_url=board_db) as client:
+        for name in ("kept sweep a", "kept sweep b"):
+            sweep = client.transport.rpc(
+                "create_hyperparameter_run", {"name": name, "search_space": space}
+            )
+            log_run(board_db, f"{name} #1", config={"lr0": 0.01, "momentum": 0.9},
+                    hyperparameter_run_id=str(sweep["id"]))  # fmt: skip
     _goto(page, base, "Compare")
     _choose(page, "compare_sessions", "kept one", "kept two")
-    expect(page.get_by_role("listbox")).to_have_count(0, timeout=SECONDS)
     _choose(page, "compare_metric", "recall")
     charts = page.locator('[data-testid="stVegaLiteChart"]')
     expect(charts).to_have_count(1, timeout=SECONDS)
@@ -344,8 +355,20 @@ def test_choices_on_a_tab_survive_a_visit_to_another(
     _choose(page, "details_session", "kept two")
     expect(page.get_by_role("heading", name="kept two")).to_be_visible(timeout=SECONDS)
 
+    page.get_by_role("tab", name="Sweeps").click()
+    run_box = page.locator(".st-key-sweep_run").get_by_role("combobox")
+    expect(run_box).to_have_value(re.compile(r"\S"), timeout=SECONDS)
+    # The run that is not shown first, and the hyperparameter that is not (lr0 comes first).
+    run = "kept sweep b" if run_box.input_value().startswith("kept sweep a") else "kept sweep a"
+    _choose(page, "sweep_run", run)
+    _choose(page, "sweep_param", "momentum")
+    param_box = page.locator(".st-key-sweep_param").get_by_role("combobox")
+
     page.get_by_role("tab", name="Training History").click()
     expect(page.get_by_text("session(s). Select a row")).to_be_visible(timeout=SECONDS)
+    page.get_by_role("tab", name="Sweeps").click()
+    expect(run_box).to_have_value(re.compile(f"^{run} "), timeout=SECONDS)
+    expect(param_box).to_have_value("momentum")
     page.get_by_role("tab", name="Compare").click()
     picker = page.locator(".st-key-compare_sessions")
     expect(picker).to_contain_text("kept one", timeout=SECONDS)
