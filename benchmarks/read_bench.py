@@ -27,9 +27,9 @@ and builds each chunk's models while the server sends the next, so its wall time
 its client CPU time when a core is free for the server.
 
 ``--stages`` adds where the client CPU of one such read goes, done by hand in one piece (not
-streamed): the libpq receive, psycopg's decoding of the binary rows, the JSON parse of
-``extra`` (the SDK's, orjson where it reads as json does), and the column checks with the
-models built from the rows.
+streamed, in the session the SDK reads in): the libpq receive, psycopg's decoding of the binary
+rows, the JSON parse of ``extra`` (the SDK's, orjson where it reads as json does), and the
+column checks with the models built from the rows.
 Goal: ``Client.metrics()`` of a 10,000-epoch session in 50 ms or less. The machine's load shows
 in every figure: compare ratios measured in one run, not absolute figures between runs.
 
@@ -63,7 +63,7 @@ from mltrack_sdk.models import EpochMetrics  # noqa: E402
 from mltrack_sdk.rows import build_models_from_rows, gc_paused  # noqa: E402
 from mltrack_sdk.testing.postgres import DEBIAN_PG_BIN, TempPostgres  # noqa: E402
 from mltrack_sdk.transports.pg_reads import parse_json  # noqa: E402
-from mltrack_sdk.transports.postgres import PostgresTransport  # noqa: E402
+from mltrack_sdk.transports.postgres import PostgresTransport, name_utc_as_utc  # noqa: E402
 
 GOAL_METRICS_MS = 50.0
 PLAIN_SQL = "select * from public.training_metrics where session_id = %s order by epoch"
@@ -164,6 +164,7 @@ def stages(url: str, sid: str, runs: int) -> dict[str, float]:
     picked = ", ".join(f"coalesce({n}::text, 'null')" if n == "extra" else n for n in names)
     query = f"select {picked} from public.training_metrics where session_id = $1 order by epoch"
     conn = psycopg.connect(url, autocommit=True)
+    name_utc_as_utc(conn)  # the session the transport reads in
     cursor = conn.cursor(binary=True, row_factory=tuple_row)
     spent: dict[str, list[float]] = {}
     try:

@@ -105,6 +105,18 @@ _UTC_ALIASES = frozenset(
     for name in ("Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu")
 )
 
+
+def name_utc_as_utc(conn: psycopg.Connection[Any]) -> None:
+    """Sets the session of ``conn`` to the zone "UTC" when it is in UTC under another name
+    (see ``_UTC_ALIASES``); leaves any other zone as it is::
+
+        name_utc_as_utc(psycopg.connect(url, autocommit=True))
+    """
+    zone = conn.info.parameter_status("TimeZone") or ""
+    if zone.casefold() in _UTC_ALIASES:
+        conn.execute("set time zone 'UTC'")
+
+
 #: SQLSTATE classes that mean "the server went away or is not accepting work right now".
 _UNAVAILABLE_CLASSES = ("08", "57", "53", "58")
 
@@ -160,9 +172,7 @@ class PostgresTransport(PostgresReads):
                 prepare_threshold=None,
             )
             conn.adapters.register_dumper(BinaryArray, BinaryArrayDumper)
-            zone = conn.info.parameter_status("TimeZone") or ""
-            if zone.casefold() in _UTC_ALIASES:
-                conn.execute("set time zone 'UTC'")
+            name_utc_as_utc(conn)
             self._conn = conn
         return conn
 
