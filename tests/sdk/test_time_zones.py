@@ -1,8 +1,8 @@
 """Timestamps read over the Postgres transport, by the server's time zone.
 
 A server whose zone is UTC under another name (Debian's default is ``Etc/UTC``) gives the same
-``datetime.timezone.utc`` datetimes as one set to ``UTC`` and as Supabase's REST API: the name
-psycopg decodes without a zone conversion per value. A server in any other zone keeps it.
+``datetime.timezone.utc`` datetimes as one set to ``UTC``: the name psycopg decodes without a
+zone conversion per value. A server in any other zone keeps it.
 Each case is a session in that zone on the real test database (``options=-c TimeZone=...``).
 """
 
