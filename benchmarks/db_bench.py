@@ -63,7 +63,9 @@ Phases:
    the summary trigger, and the CHECK constraints with the function's own work. Then the same
    for a one-epoch call, 60 times each: what a live run sends, where the cost per call (not per
    row) shows - Postgres prepares every CHECK constraint of a table anew for each statement
-   that writes to it (the insert, and the summary trigger's update of the session).
+   that writes to it (the insert, and the summary trigger's update of the session). Then that
+   fixed cost alone: single-row session UPDATEs and metric INSERTs run in the server (one DO
+   block each), with the tables' CHECK constraints and with them dropped, per statement.
 
 Everything random comes from ``--seed`` (Python's random and the server's setseed()).
 """
@@ -82,7 +84,7 @@ from typing import Any
 
 import psycopg
 from dbbench_load import load_data, table_counts, table_sizes
-from dbbench_profile import profile_writes
+from dbbench_profile import profile_checks, profile_writes
 from dbbench_reads import GOAL_QUERY_P50_MS, bench_queries, explain_queries
 from dbbench_server import (
     BENCH_DB,
@@ -303,6 +305,7 @@ def main(argv: Sequence[str] | None = None, log: Log = print_flush) -> dict[str,
             report["write_profile_one_epoch"] = profile_writes(
                 url, batches=60, batch=1, seed=args.seed, log=log
             )
+            report["check_profile"] = profile_checks(url, seed=args.seed, log=log)
         if kind == "external":
             with psycopg.connect(url, autocommit=True) as c:
                 c.execute("drop table if exists public.bench_plain")

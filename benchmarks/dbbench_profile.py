@@ -113,3 +113,68 @@ def profile_writes(
         f" {parts['summary_trigger_ms']:.2f}"
     )
     return {"clock": clock_name, "batch": batch, "batches": batches, "median_ms": ms, **parts}
+
+
+#: Single-row statements a live run's writes make, each run ``n`` times in one DO block.
+CHECK_LOOPS = {
+    "session UPDATE": "update public.training_sessions set status_reason = i::text where id = sid",
+    "metric INSERT": (
+        "insert into public.training_metrics (session_id, epoch, total_loss, map50_95, extra)"
+        " values (sid, i, 1.5, 0.5, '{\"fitness\": 0.5}')"
+    ),
+}
+_CHECKED = "('public.training_sessions'::regclass, 'public.training_metrics'::regclass)"
+
+
+def profile_checks(
+    url: str, statements: int = 300, rounds: int = 7, seed: int = 42, log: Log = print_flush
+) -> dict[str, Any]:
+    """What the CHECK constraints cost a single-row statement: ``statements`` session UPDATEs
+    and metric INSERTs (the metrics table's triggers off, so the INSERT is alone), run in the
+    server in one DO block, with the tables' CHECK constraints and with them dropped, each in a
+    transaction that is rolled back. Postgres prepares a table's CHECKs for every statement,
+    whatever its row count: this is that fixed cost. Median per statement over ``rounds``."""
+    rng = random.Random(seed + 5)
+    session = _start_sessions(url, 1, 2 * statements, f"checks-{uuid.uuid4().hex[:8]}")[0]
+    cases = [(name, checks) for name in CHECK_LOOPS for checks in (True, False)]
+    samples: dict[tuple[str, bool], list[float]] = {case: [] for case in cases}
+    with psycopg.connect(url, autocommit=True) as conn:
+        clock_name, clock = _clock(conn)
+        drops = [
+            r[0]
+            for r in conn.execute(
+                "select format('alter table %s drop constraint %I', conrelid::regclass, conname)"
+                f" from pg_constraint where contype = 'c' and conrelid in {_CHECKED}"
+            ).fetchall()
+        ]
+        for i in range(rounds + 1):
+            for name, checks in rng.sample(cases, len(cases)):
+                block = (
+                    f"do $$ declare sid uuid := '{session}'; begin"
+                    f" for i in 1..{statements} loop {CHECK_LOOPS[name]}; end loop; end $$"
+                )
+                conn.execute("begin")
+                try:
+                    conn.execute("alter table public.training_metrics disable trigger all")
+                    for drop in [] if checks else drops:
+                        conn.execute(drop)
+                    t = clock()
+                    conn.execute(block)
+                    took = clock() - t
+                finally:
+                    conn.execute("rollback")
+                if i:
+                    samples[(name, checks)].append(took * 1000.0 / statements)
+        conn.execute("delete from public.training_sessions where id = %s", (session,))
+    ms = {
+        f"{n} {'with' if c else 'without'} CHECKs": statistics.median(v)
+        for (n, c), v in samples.items()
+    }
+    log(f"  one single-row statement, median {clock_name} ms ({len(drops)} CHECK constraints):")
+    for name in CHECK_LOOPS:
+        with_, without = ms[f"{name} with CHECKs"], ms[f"{name} without CHECKs"]
+        log(
+            f"    {name:<16} {with_:6.3f} with its CHECKs, {without:6.3f} without:"
+            f" {with_ - without:6.3f} for the CHECKs"
+        )
+    return {"clock": clock_name, "statements": statements, "rounds": rounds, "median_ms": ms}

@@ -25,7 +25,7 @@ if str(ROOT / "benchmarks") not in sys.path:
 import db_bench  # noqa: E402
 from dbbench_catalog import dataset_specs, plan_statuses  # noqa: E402
 from dbbench_load import load_data, table_counts  # noqa: E402
-from dbbench_profile import VARIANTS, profile_writes  # noqa: E402
+from dbbench_profile import VARIANTS, profile_checks, profile_writes  # noqa: E402
 from dbbench_reads import QUERIES  # noqa: E402
 from dbbench_writes import WRITE_MODES  # noqa: E402
 
@@ -250,3 +250,23 @@ def test_write_profile_leaves_the_database_as_it_was(db_url: str) -> None:
         # Every call was rolled back, the triggers are on again, the session is gone.
         assert c.execute(count).fetchone() == before
         assert c.execute("select count(*) from public.bench_plain").fetchone() == (0,)
+
+
+def test_check_profile_leaves_the_database_as_it_was(db_url: str) -> None:
+    state = (
+        "select (select count(*) from public.training_sessions),"
+        " (select count(*) from public.training_metrics),"
+        " (select count(*) from pg_constraint where contype = 'c'"
+        "   and conrelid in ('public.training_sessions'::regclass,"
+        "                    'public.training_metrics'::regclass)),"
+        " (select count(*) from pg_trigger"
+        "   where tgrelid = 'public.training_metrics'::regclass and tgenabled = 'O')"
+    )
+    with psycopg.connect(db_url, autocommit=True) as c:
+        before = c.execute(state).fetchone()
+    result = profile_checks(db_url, statements=5, rounds=1, log=lambda _msg: None)
+    ms = result["median_ms"]
+    assert len(ms) == 4 and all(v > 0 for v in ms.values())
+    with psycopg.connect(db_url, autocommit=True) as c:
+        # Every block was rolled back: the constraints and triggers are back, no row is left.
+        assert c.execute(state).fetchone() == before
