@@ -33,11 +33,12 @@ Phases:
    measured at the client, rows fetched; beside them the p50 until the result is on the client,
    before psycopg builds the rows; the p50 of the same query with rows in binary format,
    run in turn with each text one; the p50 of the SDK's read of the same rows into models
-   (``Client.leaderboard()``, ``active_sessions()``, ``performance_summary()``, ``metrics()``),
-   also in turn; and the p50 of the server's execution time by EXPLAIN ANALYZE without per-node
-   timing, over a quarter as many runs more). EXPLAIN (ANALYZE, BUFFERS) of
-   each is printed with ``--explain``, written with ``--explain-file``, and always printed for a
-   query that misses the 20 ms p50 goal.
+   (``Client.leaderboard()``, ``active_sessions()``, ``performance_summary()``, ``metrics()``,
+   and the transport's select of ``start_session(resume=<name>)`` and of a benchmarked weights
+   file, for a name and a path no session has), also in turn; and the p50 of the server's
+   execution time by EXPLAIN ANALYZE without per-node timing, over a quarter as many runs
+   more). EXPLAIN (ANALYZE, BUFFERS) of each is printed with ``--explain``, written with
+   ``--explain-file``, and always printed for a query that misses the 20 ms p50 goal.
 4. Writes: fresh running sessions (``start_session``) get epochs through the API with all
    triggers, constraints and foreign keys - ``log_epoch(...)`` (named arguments) for batch size 1,
    ``log_epochs(session_id, jsonb)`` for 100 and 1000 rows - and the SAME rows go into

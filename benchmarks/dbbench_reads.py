@@ -30,6 +30,18 @@ QUERIES: list[tuple[str, str]] = [
         "select * from training_performance_summary order by created_at desc limit 50",
     ),
     ("session_metrics", "select * from training_metrics where session_id = %s order by epoch"),
+    # The lookups of start_session(resume=<name>) and of a benchmarked weights file, for a name
+    # and a path no session has (a session id as text): the worst case, a miss.
+    (
+        "session_by_name",
+        "select * from training_sessions where session_name = %s::text"
+        " order by created_at desc limit 1",
+    ),
+    (
+        "session_by_model_path",
+        "select * from training_sessions where model_path = any(array[%s::text])"
+        " order by created_at desc, id limit 1",
+    ),
 ]
 
 
@@ -40,6 +52,18 @@ SDK_READS: dict[str, Callable[[Client, uuid.UUID | None], Any]] = {
     "active_training_sessions": lambda client, _: client.active_sessions(),
     "training_performance_summary": lambda client, _: client.performance_summary(),
     "session_metrics": lambda client, sid: client.metrics(str(sid)),
+    "session_by_name": lambda client, sid: client.transport.select(
+        "training_sessions",
+        filters={"session_name": str(sid)},
+        order=(("created_at", True),),
+        limit=1,
+    ),
+    "session_by_model_path": lambda client, sid: client.transport.select(
+        "training_sessions",
+        filters={"model_path": [str(sid)]},
+        order=(("created_at", True), ("id", False)),
+        limit=1,
+    ),
 }
 
 
