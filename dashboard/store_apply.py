@@ -50,6 +50,27 @@ class ChangeApplication:
         first = max(0, last - RECENT_EPOCHS + 1)
         return tuple(self.client.metrics(session_id, epochs=range(first, last + 1)))
 
+    def _recent_after(
+        self,
+        session_id: str,
+        row: ActiveSession,
+        rows: tuple[EpochMetrics, ...],
+        new: list[EpochMetrics] | None,
+    ) -> tuple[EpochMetrics, ...]:
+        """A card's recent epochs ``rows`` with the ``new`` ones the feed brought, and those up
+        to the card's latest epoch that it has not brought yet (the view, read now, can be ahead
+        of the feed: the epochs' change comes in a later batch), read here: a card and its
+        recent epochs always agree."""
+        merged = merge_epochs(rows, new) if new else rows
+        last = row.latest_epoch
+        known = merged[-1].epoch if merged else -1
+        if last is not None and last > known:
+            first = max(known + 1, last - RECENT_EPOCHS + 1)
+            merged = merge_epochs(
+                merged, self.client.metrics(session_id, epochs=range(first, last + 1))
+            )
+        return merged[-RECENT_EPOCHS:]
+
     def _apply(self, batch: list[Change]) -> None:
         """Re-read what ``batch`` names and publish a new snapshot."""
         snap = self._snapshot
@@ -154,8 +175,8 @@ class ChangeApplication:
             for sid, (row, at) in read.items():
                 if sid not in recent:
                     recent[sid] = self._recent(sid, row)
-                elif epoch_rows.get(sid):
-                    recent[sid] = merge_epochs(recent[sid], epoch_rows[sid])[-RECENT_EPOCHS:]
+                else:
+                    recent[sid] = self._recent_after(sid, row, recent[sid], epoch_rows.get(sid))
                 active[sid] = (row, at)
         # Most recently started first, as the view orders them.
         ordered = sorted(

@@ -3,6 +3,7 @@ reconnect. Real database, real feed, runs written through the SDK."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 
 from dashboard.store import RECENT_EPOCHS, LiveStore
 from mltrack_sdk.client import Client
-from mltrack_sdk.live import change_feed
+from mltrack_sdk.live import Change, ChangeFeed, change_feed
+from mltrack_sdk.live_postgres import PostgresSource
 from tests.dashboard.support import log_epoch, log_run, no_ambient_config, wait_for
 
 __all__ = ["no_ambient_config"]  # an autouse fixture
@@ -166,3 +168,75 @@ def test_details_are_read_once_then_kept_current(
     assert ("sessions", {"limit": None}) not in client.calls
     run.finish("completed")
     wait_for(lambda: store.detail(sid).session.status == "completed", what="completion")
+
+
+class HeldBack:
+    """The real :class:`PostgresSource`, with the changes of one ``table`` held back until
+    :meth:`release`: the orders a store meets when one change of a batch of epochs (the
+    epochs', or the session's they moved) reaches it in a later batch than the other, or when a
+    session change made by something else (a heartbeat) is read after the epochs committed."""
+
+    def __init__(self, url: str, table: str) -> None:
+        self.inner = PostgresSource(url, backoff_initial=0.2, backoff_max=1.0)
+        self.table = table
+        self.held: list[Change] = []
+        self.holding = True
+        self._emit: Callable[[Change], None] | None = None
+        self._lock = threading.Lock()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self.inner.wait_ready(timeout)
+
+    def run(self, emit: Callable[[Change], None], stop: threading.Event) -> None:
+        def sieve(change: Change) -> None:
+            with self._lock:
+                if self.holding and change.table == self.table:
+                    self.held.append(change)
+                    return
+            emit(change)
+
+        self._emit = emit
+        self.inner.run(sieve, stop)
+
+    def release(self) -> None:
+        with self._lock:
+            self.holding = False
+            held, self.held = self.held, []
+        assert self._emit is not None
+        for change in held:
+            self._emit(change)
+
+
+@pytest.mark.parametrize("late", ["training_metrics", "training_sessions"])
+def test_a_card_never_runs_ahead_of_its_recent_epochs(direct_db_url: str, late: str) -> None:
+    """The card's latest epoch and its recent epochs come from one snapshot, whichever change
+    of an epoch comes first: when the session is read with an epoch the feed has not delivered
+    yet, the store reads that epoch too."""
+    run = log_run(direct_db_url, "ahead", epochs=8, logged=2, status=None, quality=0.9)
+    sid = str(run.id)
+    source = HeldBack(direct_db_url, late)
+    store = LiveStore(
+        Client(database_url=direct_db_url),
+        lambda: ChangeFeed(source),
+        offline_after=1.0,
+        retry_max=1.0,
+    )
+    try:
+        assert store.wait_synced(15)
+        assert [m.epoch for m in store.snapshot.recent_metrics[sid]] == [0, 1]
+        log_epoch(run, 2, 8, 0.9)
+        run.flush()
+        wait_for(lambda: store.snapshot.active[sid][0].latest_epoch == 2, what="epoch 2")
+        assert source.held, f"the change of {late} was held back"
+        snap = store.snapshot
+        assert snap.active[sid][0].latest_epoch == 2
+        assert [m.epoch for m in snap.recent_metrics[sid]] == [0, 1, 2]
+        # The late change then adds nothing twice.
+        source.release()
+        log_epoch(run, 3, 8, 0.9)
+        run.flush()
+        wait_for(lambda: store.snapshot.active[sid][0].latest_epoch == 3, what="epoch 3")
+        assert [m.epoch for m in store.snapshot.recent_metrics[sid]] == [0, 1, 2, 3]
+    finally:
+        store.close()
+        run.finish("completed")
