@@ -194,12 +194,25 @@ class ChangeApplication:
         reread: set[str],
     ) -> None:
         with self._lock:
+            open_now = {sid: d.metrics for sid, d in self._details.items() if sid in fresh}
+        # A session read ahead of the feed (its epochs' change comes in a later batch): the
+        # epochs up to its current one are read here, so that a detail and its session agree.
+        late: dict[str, list[EpochMetrics]] = {}
+        for sid, metrics in open_now.items():
+            if sid in deleted or sid in reread:
+                continue
+            known = max((m.epoch for m in (*metrics, *epoch_rows.get(sid, ()))), default=-1)
+            current = fresh[sid].current_epoch
+            if current is not None and current > known:
+                late[sid] = self.client.metrics(sid, epochs=range(known + 1, current + 1))
+        with self._lock:
             for sid in list(self._details):
                 if sid in deleted or sid in reread:
                     del self._details[sid]  # read again when next asked for
                 elif sid in fresh:
                     detail = self._details[sid]
-                    metrics = merge_epochs(detail.metrics, epoch_rows.get(sid, ()))
+                    new = [*epoch_rows.get(sid, ()), *late.get(sid, ())]
+                    metrics = merge_epochs(detail.metrics, new)
                     self._details[sid] = detail.model_copy(
                         update={"session": fresh[sid], "metrics": metrics}
                     )

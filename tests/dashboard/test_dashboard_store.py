@@ -209,9 +209,10 @@ class HeldBack:
 
 @pytest.mark.parametrize("late", ["training_metrics", "training_sessions"])
 def test_a_card_never_runs_ahead_of_its_recent_epochs(direct_db_url: str, late: str) -> None:
-    """The card's latest epoch and its recent epochs come from one snapshot, whichever change
-    of an epoch comes first: when the session is read with an epoch the feed has not delivered
-    yet, the store reads that epoch too."""
+    """The card's latest epoch and its recent epochs come from one snapshot, and an open
+    detail's session and its epochs agree, whichever change of an epoch comes first: when the
+    session is read with an epoch the feed has not delivered yet, the store reads that epoch
+    too."""
     run = log_run(direct_db_url, "ahead", epochs=8, logged=2, status=None, quality=0.9)
     sid = str(run.id)
     source = HeldBack(direct_db_url, late)
@@ -224,6 +225,7 @@ def test_a_card_never_runs_ahead_of_its_recent_epochs(direct_db_url: str, late: 
     try:
         assert store.wait_synced(15)
         assert [m.epoch for m in store.snapshot.recent_metrics[sid]] == [0, 1]
+        assert [m.epoch for m in store.detail(sid).metrics] == [0, 1]
         log_epoch(run, 2, 8, 0.9)
         run.flush()
         wait_for(lambda: store.snapshot.active[sid][0].latest_epoch == 2, what="epoch 2")
@@ -231,6 +233,9 @@ def test_a_card_never_runs_ahead_of_its_recent_epochs(direct_db_url: str, late: 
         snap = store.snapshot
         assert snap.active[sid][0].latest_epoch == 2
         assert [m.epoch for m in snap.recent_metrics[sid]] == [0, 1, 2]
+        detail = store.detail(sid)
+        assert detail.session.current_epoch == 2
+        assert [m.epoch for m in detail.metrics] == [0, 1, 2]
         # The late change then adds nothing twice.
         source.release()
         log_epoch(run, 3, 8, 0.9)
