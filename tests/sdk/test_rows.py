@@ -38,6 +38,8 @@ def test_columns_of_other_types_are_validated() -> None:
     with pytest.raises(ValidationError):
         typed_columns(EpochMetrics, {"epoch": [1, None]}, {"epoch": "integer"})
     with pytest.raises(ValidationError):
+        typed_columns(TrainingSession, {"id": [sid, None]}, {"id": "uuid"})
+    with pytest.raises(ValidationError):
         typed_columns(TrainingSession, {"status": ["running", "paused"]}, {"status": "text"})
     with pytest.raises(ValidationError):
         typed_columns(EpochMetrics, {"extra": [{}, [1]]}, {"extra": "jsonb"})
