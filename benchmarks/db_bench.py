@@ -98,6 +98,7 @@ from dbbench_server import (
     start_server,
 )
 from dbbench_writes import GOAL_COLUMNS_SLOWDOWN, GOAL_WRITE_SLOWDOWN, bench_writes
+from machine_speed import describe, reference_ms
 
 
 def print_summary(report: dict[str, Any], log: Log = print_flush) -> None:
@@ -110,6 +111,8 @@ def print_summary(report: dict[str, Any], log: Log = print_flush) -> None:
         f" fsync={env['server']['fsync']} synchronous_commit={env['server']['synchronous_commit']}"
         f" shared_buffers={env['server']['shared_buffers']}"
     )
+    if "machine_speed_ms" in env:
+        log(describe(*env["machine_speed_ms"]))
     load = report.get("load")
     if load:
         log(
@@ -244,6 +247,7 @@ def main(argv: Sequence[str] | None = None, log: Log = print_flush) -> dict[str,
     report: dict[str, Any] = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
+    speed_before = reference_ms()
     with _database(args, log) as (url, kind):
         report["environment"] = {
             "database": kind,
@@ -311,6 +315,7 @@ def main(argv: Sequence[str] | None = None, log: Log = print_flush) -> dict[str,
             with psycopg.connect(url, autocommit=True) as c:
                 c.execute("drop table if exists public.bench_plain")
 
+    report["environment"]["machine_speed_ms"] = [speed_before, reference_ms()]
     print_summary(report, log)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

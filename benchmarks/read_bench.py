@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from machine_speed import describe, reference_ms  # noqa: E402
 from psycopg.rows import tuple_row  # noqa: E402
 
 from mltrack_sdk.client import Client  # noqa: E402
@@ -261,6 +262,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if url is None:
         server = TempPostgres(args.pg_bin, prefix="mltrack-readbench-")
         url = server.url("postgres")
+    speed = [reference_ms()]
     try:
         migrate(url)
         sid = load_session(url, args.epochs)
@@ -269,8 +271,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         if server is not None:
             server.close()
+    speed.append(reference_ms())
     print_report(results, args.epochs)
-    report: dict[str, Any] = {"epochs": args.epochs, "runs": args.runs, "results": results}
+    print(describe(*speed))
+    report: dict[str, Any] = {
+        "epochs": args.epochs,
+        "runs": args.runs,
+        "results": results,
+        "machine_speed_ms": speed,
+    }
     if split is not None:
         print_stages(split)
         report["stages_cpu_ms"] = split

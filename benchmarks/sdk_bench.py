@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from machine_speed import describe, reference_ms  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
 
 import mltrack_sdk as mlt  # noqa: E402
@@ -319,9 +320,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else TempPostgres(args.pg_bin, prefix="mltrack-sdkbench-", settings=SERVER_SETTINGS)
     )
     url = args.database_url or server.admin_url  # type: ignore[union-attr]
+    speed = [reference_ms()]
     try:
         migrate(url)
-        report = {
+        report: dict[str, Any] = {
             "log_epoch_cost": bench_log_cost(url, args.calls),
             "throughput": bench_throughput(url, args.rows, args.sessions),
             "log_epoch_cost16": bench_log_cost(url, args.calls, epoch_metrics16),
@@ -333,6 +335,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         if server is not None:
             server.close()
+    report["machine_speed_ms"] = [*speed, reference_ms()]
     cost, tp, imp = report["log_epoch_cost"], report["throughput"], report["import"]
     print(
         f"log_epoch (12 metrics, {cost['calls']} calls): p50 {cost['p50_us']:.2f} us, "
@@ -354,6 +357,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"(bare python {imp['bare_python_median_ms']:.0f} ms) (goal < 150 ms)"
     )
     print_16(report)
+    print(describe(*report["machine_speed_ms"]))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return report

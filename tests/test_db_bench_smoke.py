@@ -202,6 +202,8 @@ def test_benchmark_runs_end_to_end(db_url: str, tmp_path: Path) -> None:
     )
     saved = json.loads(out.read_text())
     assert saved["counts"]["training_metrics"] == N_METRICS
+    speeds = saved["environment"]["machine_speed_ms"]
+    assert len(speeds) == 2 and all(0 < ms < 10_000 for ms in speeds)
     assert [q["name"] for q in saved["queries"]] == [name for name, _ in QUERIES]
     misses = {"session_by_name", "session_by_model_path"}  # a name and a path no session has
     assert all((q["rows"] == 0) == (q["name"] in misses) for q in saved["queries"])

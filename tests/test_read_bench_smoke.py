@@ -25,3 +25,5 @@ def test_read_bench_reads_every_row_and_splits_the_stages(
     assert list(report["stages_cpu_ms"]) == list(read_bench.STAGES)
     assert all(ms >= 0 for ms in report["stages_cpu_ms"].values())
     assert json.loads(out.read_text())["epochs"] == 300
+    speeds = report["machine_speed_ms"]  # the reference taken at the start and at the end
+    assert len(speeds) == 2 and all(0 < ms < 10_000 for ms in speeds)
