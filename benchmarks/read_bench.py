@@ -273,7 +273,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             server.close()
     speed.append(reference_ms())
     print_report(results, args.epochs)
-    print(describe(*speed))
     report: dict[str, Any] = {
         "epochs": args.epochs,
         "runs": args.runs,
@@ -283,6 +282,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if split is not None:
         print_stages(split)
         report["stages_cpu_ms"] = split
+    print(describe(*speed))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
