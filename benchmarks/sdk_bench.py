@@ -17,14 +17,15 @@ Measures:
    committed, session completed). Beside it, a raw ``COPY`` of the same rows into a plain table
    (``like training_metrics``: same columns and primary key, no trigger, CHECK or foreign key)
    in the same run. Goal: >= 50,000 rows/s.
-3. The same two with a realistic row, 16 metrics: the 14 metric columns plus two
-   values in ``extra`` (goal: ``log_epoch`` p50 <= 3 us; end to end >= half of ``COPY`` of the
-   same rows, extra included).
+3. The same two with a realistic row, 16 metrics: the 14 metric columns plus two values in
+   ``extra`` (goal: ``log_epoch`` p50 <= 3 us; end to end >= half of ``COPY`` of the same rows).
 4. ``--processes N`` (0 = skip; default 32): N training processes, each its own session, log
    ``--rows`` 16-metric rows together (goal: >= half of ``COPY``, p99 of a call < 100 us).
 5. ``python -c "import mltrack_sdk"``: wall time of a fresh interpreter (best and median of
    ``--import-runs``), with the interpreter's own start-up alone for reference; asserts that
    torch, streamlit and supabase are not imported. Goal: < 150 ms.
+6. ``--paced N`` (0 = skip; default 300): ``log_epoch`` 10 ms after the last call, as in a
+   training loop, beside an empty call after the same pause (see ``sdk_bench_paced``).
 
 Without ``--database-url`` the script starts Debian's Postgres 15 (``--pg-bin``) in a temp dir -
 as the ``postgres`` OS user when run as root, on a Unix socket only - with default durability
@@ -53,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from machine_speed import describe, reference_ms  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
+from sdk_bench_paced import bench_paced, describe_paced  # noqa: E402
 
 import mltrack_sdk as mlt  # noqa: E402
 from mltrack_sdk.migrate import migrate  # noqa: E402
@@ -273,11 +275,8 @@ def bench_processes(url: str, n_rows: int, n_processes: int) -> dict[str, float]
 
 
 def bench_import(runs: int) -> dict[str, float]:
-    check = (
-        "import sys, mltrack_sdk; bad = [m for m in "
-        + repr(FORBIDDEN_IMPORTS)
-        + " if m in sys.modules]; assert not bad, bad"
-    )
+    check = f"import sys, mltrack_sdk; bad = [m for m in {FORBIDDEN_IMPORTS!r} if m in sys.modules]"
+    check += "; assert not bad, bad"
 
     def timed(code: str) -> float:
         t0 = time.perf_counter()
@@ -303,6 +302,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sessions", type=int, default=1, help="sessions (threads) sharing --rows")
     p.add_argument("--processes", type=int, default=32, help="training processes at once (0: skip)")
     p.add_argument("--import-runs", type=int, default=7)
+    p.add_argument("--paced", type=int, default=300, help="calls 10 ms apart (0: skip)")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     p.add_argument("--json", type=Path, help="also write the report here")
     return p.parse_args(argv)
@@ -311,7 +311,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if args.quick:
-        args.calls, args.rows, args.import_runs = 5_000, 20_000, 3
+        args.calls, args.rows, args.import_runs, args.paced = 5_000, 20_000, 3, 100
         args.processes = min(args.processes, 4)
     os.environ.setdefault("MLTRACK_HOME", tempfile.mkdtemp(prefix="mltrack-sdkbench-home-"))
     server = (
@@ -332,6 +332,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         }
         if args.processes:
             report["processes"] = bench_processes(url, args.rows, args.processes)
+        if args.paced:
+            report["paced"] = bench_paced(url, args.paced, 0.01, epoch_metrics16)
     finally:
         if server is not None:
             server.close()
@@ -357,6 +359,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"(bare python {imp['bare_python_median_ms']:.0f} ms) (goal < 150 ms)"
     )
     print_16(report)
+    if "paced" in report:
+        print(describe_paced(report["paced"]))
     print(describe(*report["machine_speed_ms"]))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
