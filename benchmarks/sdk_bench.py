@@ -311,8 +311,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if args.quick:
-        args.calls, args.rows, args.import_runs, args.paced = 5_000, 20_000, 3, 100
-        args.processes = min(args.processes, 4)
+        args.calls, args.rows, args.import_runs = 5_000, 20_000, 3
+        args.processes, args.paced = min(args.processes, 4), min(args.paced, 100)
     os.environ.setdefault("MLTRACK_HOME", tempfile.mkdtemp(prefix="mltrack-sdkbench-home-"))
     server = (
         None
