@@ -201,7 +201,9 @@ class ChangeApplication:
         for sid, metrics in open_now.items():
             if sid in deleted or sid in reread:
                 continue
-            known = max((m.epoch for m in (*metrics, *epoch_rows.get(sid, ()))), default=-1)
+            # A detail's metrics are in epoch order (merge_epochs): its last is its latest.
+            last = metrics[-1].epoch if metrics else -1
+            known = max([last, *(m.epoch for m in epoch_rows.get(sid, ()))])
             current = fresh[sid].current_epoch
             if current is not None and current > known:
                 late[sid] = self.client.metrics(sid, epochs=range(known + 1, current + 1))
