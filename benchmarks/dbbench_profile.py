@@ -56,7 +56,20 @@ def _clock(conn: psycopg.Connection[Any]) -> tuple[str, Callable[[], float]]:
         int(stat.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return "wall", time.perf_counter
-    return "server CPU", lambda: int(stat.read_text().split()[0]) / 1e9
+    state = Path(f"/proc/{pid}/stat")
+
+    def cpu() -> float:
+        # The kernel adds a run to the total when the process leaves the CPU: the backend may
+        # still be on it for a moment after its answer arrived, so wait until it sleeps (on
+        # the next message), or a short statement reads as taking no time at all.
+        deadline = time.perf_counter() + 0.05
+        while state.read_text().rsplit(")", 1)[1].split()[0] == "R":
+            if time.perf_counter() > deadline:
+                break
+            time.sleep(0)
+        return int(stat.read_text().split()[0]) / 1e9
+
+    return "server CPU", cpu
 
 
 def profile_writes(
