@@ -58,10 +58,13 @@ Phases:
 5. With ``--profile-writes``: where the API's time goes. One 1000-row ``log_epoch_columns``
    call of the 16-metric row, 30 times each (in a random order per round, each in a transaction
    that is rolled back): the plain insert, the API, the API with the summary trigger off, and
-   with every trigger and the foreign key off (the CHECK constraints stay). Timed by the server
+   with every trigger and the foreign key off (the CHECK constraints stay), and the API without
+   the summary trigger once more with the session key's hash index dropped, so that the
+   foreign key's probes go to the primary key's btree. Timed by the server
    backend's CPU time where its process can be read (a local server, Linux), which load from
-   other processes does not skew, else by the wall clock; the differences give the foreign key,
-   the summary trigger, and the CHECK constraints with the function's own work. Then the same
+   other processes does not skew, else by the wall clock; the differences give the foreign key
+   (through either index), the summary trigger, and the CHECK constraints with the function's
+   own work. Then the same
    for a one-epoch call, 60 times each: what a live run sends, where the cost per call (not per
    row) shows - Postgres prepares every CHECK constraint of a table anew for each statement
    that writes to it (the insert, and the summary trigger's update of the session). Then that

@@ -241,7 +241,8 @@ def test_write_profile_leaves_the_database_as_it_was(db_url: str) -> None:
         "select (select count(*) from public.training_sessions),"
         " (select count(*) from public.training_metrics),"
         " (select count(*) from pg_trigger"
-        "   where tgrelid = 'public.training_metrics'::regclass and tgenabled = 'O')"
+        "   where tgrelid = 'public.training_metrics'::regclass and tgenabled = 'O'),"
+        " (select count(*) from pg_index where indrelid = 'public.training_sessions'::regclass)"
     )
     with psycopg.connect(db_url, autocommit=True) as c:
         before = c.execute(count).fetchone()
@@ -250,8 +251,12 @@ def test_write_profile_leaves_the_database_as_it_was(db_url: str) -> None:
     assert set(ms) == {name for name, _, _ in VARIANTS} and all(v > 0 for v in ms.values())
     parts = ("foreign_key_ms", "checks_and_function_ms", "summary_trigger_ms")
     assert sum(result[p] for p in parts) == pytest.approx(ms["api"] - ms["plain"])
+    assert result["foreign_key_btree_key_ms"] == pytest.approx(
+        ms["api_without_summary_btree_key"] - ms["api_without_triggers_and_fk"]
+    )
     with psycopg.connect(db_url, autocommit=True) as c:
-        # Every call was rolled back, the triggers are on again, the session is gone.
+        # Every call was rolled back: the triggers are on again, the session key's hash index
+        # is back, the session is gone.
         assert c.execute(count).fetchone() == before
         assert c.execute("select count(*) from public.bench_plain").fetchone() == (0,)
 
