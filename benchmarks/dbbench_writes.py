@@ -5,6 +5,7 @@ See phase 4 in ``db_bench.py``'s docstring.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -261,20 +262,48 @@ def _make_calls(
     return calls, copy_rows
 
 
-def _run_calls(url: str, query: str, calls: Sequence[tuple[Any, ...]], method: str) -> float:
-    with psycopg.connect(url, autocommit=True) as conn:
+#: Rows per turn when the API and plain take turns: 500 single-row calls, 5 calls of 100 rows,
+#: one of 1000. Turns much shorter than that would measure each side with the CPU caches the
+#: other side just filled (a single-row plain insert took 3x as long after each API call).
+TURN_ROWS = 500
+
+
+def _turn_calls(batch: int) -> int:
+    return max(1, TURN_ROWS // batch)
+
+
+def _run_turns(
+    url: str,
+    queries: dict[str, str],
+    calls: Sequence[tuple[Any, ...]],
+    mode: WriteMode,
+    rep: int,
+) -> dict[str, float]:
+    """Each side's calls on its own connection, the sides taking turns of about 500 rows each,
+    the side that goes first alternating each turn: a machine whose speed drifts over seconds
+    slows both sides alike. Returns each side's summed time."""
+    sides = list(queries)
+    took = dict.fromkeys(sides, 0.0)
+    step = _turn_calls(mode.batch)
+    with contextlib.ExitStack() as stack:
+        conns = {s: stack.enter_context(psycopg.connect(url, autocommit=True)) for s in sides}
         # Both sides start from the same state: no dirty buffers, and the first change of every
         # page writes a full-page image to the WAL again (as after any checkpoint).
-        conn.execute("checkpoint")
-        t = time.perf_counter()
-        if method == "executemany":
-            conn.cursor().executemany(query, calls)
-        else:
-            for args in calls:
-                cur = conn.execute(query, args)
-                if cur.description is not None:
-                    cur.fetchall()
-        return time.perf_counter() - t
+        conns[sides[0]].execute("checkpoint")
+        for turn, first in enumerate(range(0, len(calls), step)):
+            chunk = calls[first : first + step]
+            for side in sides if (turn + rep) % 2 == 0 else sides[::-1]:
+                conn, query = conns[side], queries[side]
+                t = time.perf_counter()
+                if mode.method == "executemany":
+                    conn.cursor().executemany(query, chunk)
+                else:
+                    for args in chunk:
+                        cur = conn.execute(query, args)
+                        if cur.description is not None:
+                            cur.fetchall()
+                took[side] += time.perf_counter() - t
+    return took
 
 
 def _run_copy(url: str, rows: Sequence[tuple[Any, ...]]) -> float:
@@ -316,12 +345,7 @@ def bench_writes(
             calls, copy_rows = _make_calls(mode, sessions, rng)
             n_rows = len(calls) * mode.batch
             api_q, plain_q = QUERIES[mode.form]
-            order = ("api", "plain") if rep % 2 == 0 else ("plain", "api")
-            took = {}
-            for side in order:
-                took[side] = _run_calls(
-                    url, api_q if side == "api" else plain_q, calls, mode.method
-                )
+            took = _run_turns(url, {"api": api_q, "plain": plain_q}, calls, mode, rep)
             took["copy"] = _run_copy(url, copy_rows)
             api_s += took["api"]
             plain_s += took["plain"]
@@ -334,7 +358,8 @@ def bench_writes(
                     "api_s": took["api"],
                     "plain_s": took["plain"],
                     "copy_s": took["copy"],
-                    "order": [*order, "copy"],
+                    # Turns of the two sides (the API first in even turns of even repeats).
+                    "turns": math.ceil(len(calls) / _turn_calls(mode.batch)),
                 }
             )
         api_rps = rows_total / api_s
