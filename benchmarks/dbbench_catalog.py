@@ -1,12 +1,15 @@
 """The synthetic world of the database benchmark: models, datasets, hardware, run outcomes.
 
 Plausible numbers for YOLOv8 models (COCO mAP, speed, memory) and well-known datasets, plus how
-many sessions end in each status.
+many sessions end in each status, and the epoch rows the write tests and the write profile send.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import dataclass
+from typing import Any
 
 #        inference ms on GPU, inference ms on CPU, sampling weight)
 MODELS: dict[str, tuple[float, float, float, float, float, float]] = {
@@ -223,3 +226,34 @@ def rows_per_session(n_sessions: int, n_metrics: int) -> list[int]:
     """Metric rows of each session (in load order): n_metrics spread as evenly as possible."""
     base, extra = divmod(n_metrics, n_sessions)
     return [base + (1 if i < extra else 0) for i in range(n_sessions)]
+
+
+def synthetic_epoch(rng: random.Random, epoch: int, epochs: int, peak: float) -> dict[str, Any]:
+    """One realistic epoch (same shape as the bulk-loaded ones)."""
+    m = min(0.999, peak * (1 - math.exp(-5.0 * epoch / epochs)) * (1 + 0.05 * (rng.random() - 0.5)))
+    box = 1.2 * (0.5 + 0.5 * math.exp(-4.0 * epoch / epochs)) * (1 + 0.04 * (rng.random() - 0.5))
+    cls = 2.0 * (0.25 + 0.75 * math.exp(-6.0 * epoch / epochs)) * (1 + 0.06 * (rng.random() - 0.5))
+    dfl = 1.1 * (0.8 + 0.2 * math.exp(-4.0 * epoch / epochs))
+    return {
+        "epoch": epoch,
+        "box_loss": box,
+        "cls_loss": cls,
+        "dfl_loss": dfl,
+        "total_loss": box + cls + dfl,
+        "val_box_loss": box * 1.1,
+        "val_cls_loss": cls * 1.08,
+        "val_dfl_loss": dfl * 1.03,
+        "precision": min(1.0, m * 1.45 + 0.1 * rng.random()),
+        "recall": min(1.0, m * 1.35 + 0.05 * rng.random()),
+        "map50": min(1.0, m * 1.42),
+        "map50_95": m,
+        "learning_rate": 0.01 * ((1 - (epoch - 1) / epochs) * 0.99 + 0.01),
+        "epoch_time_seconds": 30.0 * (1 + 0.06 * (rng.random() - 0.5)),
+        "gpu_memory_mb": 4100.0 + 50 * rng.random(),
+    }
+
+
+def extra_values(epoch: int, epochs: int) -> dict[str, float]:
+    """The two values a 16-metric row keeps in ``extra`` (Ultralytics' other learning rates)."""
+    p = epoch / epochs
+    return {"lr_pg1": 0.01 * (1 - p) + 2e-5, "lr_pg2": 0.01 * (1 - p) + 3e-5}

@@ -18,16 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from dbbench_catalog import extra_values, synthetic_epoch
 from dbbench_load import create_plain_table
 from dbbench_server import Log, print_flush
-from dbbench_writes import (
-    API_COLUMNS16,
-    METRIC_KEYS,
-    PLAIN_COLUMNS16,
-    _start_sessions,
-    extra_values,
-    synthetic_epoch,
-)
+from dbbench_writes import API_COLUMNS16, METRIC_KEYS, PLAIN_COLUMNS16, _start_sessions
 from psycopg.types.json import Jsonb
 
 _NO_SUMMARY = "alter table public.training_metrics disable trigger training_metrics_inserted"
