@@ -19,7 +19,9 @@
 -- pin search_path). The helpers stay as they are: the API functions call them on their arguments.
 --
 -- Each table is altered in one statement, which checks its rows against the new constraints in
--- one pass (they accept what the old ones accepted) under the table's exclusive lock.
+-- one pass (they accept what the old ones accepted) under the table's exclusive lock: about 15 s
+-- for 11 million epochs and under a second for 100,000 sessions on a 2-core machine, while
+-- writes to that table wait.
 
 alter table public.training_datasets
   drop constraint training_datasets_description_check,
