@@ -254,6 +254,9 @@ def test_write_profile_leaves_the_database_as_it_was(db_url: str) -> None:
     assert result["foreign_key_btree_key_ms"] == pytest.approx(
         ms["api_without_summary_btree_key"] - ms["api_without_triggers_and_fk"]
     )
+    assert result["plain_with_foreign_key_ratio"] == pytest.approx(
+        (ms["plain"] + result["foreign_key_ms"]) / ms["plain"]
+    )
     with psycopg.connect(db_url, autocommit=True) as c:
         # Every call was rolled back: the triggers are on again, the session key's hash index
         # is back, the session is gone.
