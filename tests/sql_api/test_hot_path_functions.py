@@ -13,6 +13,7 @@ called rather than inlined: none, for the training machines' roles.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -40,19 +41,22 @@ WRITES: dict[str, Callable[[Conn, Any], object]] = {
 }
 
 
-@pytest.mark.parametrize("role", ["postgres", "service_role"])
+@pytest.mark.parametrize("role", ["postgres", "service_role", "authenticated"])
 @pytest.mark.parametrize("write", sorted(WRITES))
 def test_a_live_runs_call_plans_no_sql_function_anew(
     conn: Conn, start: StartFn, as_role: Callable[..., Any], write: str, role: str
 ) -> None:
-    sid = start()["id"]
+    owner = str(uuid.uuid4())
+    conn.execute("insert into auth.users (id) values (%s)", (owner,))
+    sid = start(owner_id=owner)["id"]
     call_one(conn, "log_epoch_columns", session_id=sid, epoch=[0], map50=[0.4])
     with conn.transaction():
         conn.execute("set local track_functions = 'all'")
         if role == "postgres":
             WRITES[write](conn, sid)
         else:
-            with as_role(conn, role) as c:
+            # The owner signed in (row-level security applies), or a training machine's key.
+            with as_role(conn, role, sub=owner if role == "authenticated" else None) as c:
                 WRITES[write](c, sid)
             conn.execute("reset role")
         called = {r["name"]: r["calls"] for r in query(conn, CALLED_SQL_FUNCTIONS)}
