@@ -6,9 +6,11 @@ instead, and its body is parsed, analysed and planned anew in each transaction t
 (about 0.08 ms of server CPU on a 2-core machine, where a one-epoch write costs about 1.4 ms).
 Every call of a live run (an epoch, a heartbeat) checks the session with
 ``writable_session``, which asked ``is_end_user()``, such a function (migration
-20261203170001 makes it plpgsql: compiled once per connection, its plan cached). The function
+20261203170001 makes it plpgsql: compiled once per connection, its plan cached). A signed-in
+owner's rows also passed the write policies, which called ``owns_session()``, another one, for
+every row (migration 20261203180001 looks the owner up in the query instead). The function
 statistics of the transaction (``track_functions = all``) list every SQL function that was
-called rather than inlined: none, for the training machines' roles.
+called rather than inlined: none, for the training machines' roles and for the owner.
 """
 
 from __future__ import annotations
