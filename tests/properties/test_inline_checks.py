@@ -10,7 +10,6 @@ the same result or the same error (SQLSTATE, message, hint, column).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -60,9 +59,7 @@ def read_definitions(conn: psycopg.Connection[Any]) -> Definitions:
 
 
 @pytest.fixture(scope="module")
-def previous(
-    pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Definitions]:
+def previous(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Definitions:
     """The constraints as the migrations before this one left them."""
     folder = tmp_path_factory.mktemp("migrations_before_inline_checks")
     for m in list_migrations():
@@ -72,9 +69,10 @@ def previous(
     try:
         migrate(url, folder)
         with psycopg.connect(url) as c:
-            yield read_definitions(c)
+            found = read_definitions(c)
     finally:
         drop_database(pg_server, "inline_checks_before")
+    return found
 
 
 # Text around every length limit of the schema, blank text of every kind, choices, and any text;
